@@ -1,0 +1,191 @@
+"""The cache every consumer shares: at most one Vault read per entry per TTL.
+
+- hits are kept for ``ttl`` seconds, misses (not found, access denied) for ``miss_ttl``;
+- single-flight: many threads missing the same entry at once wait for one read;
+- stale-if-error: while Vault is unavailable, the last good value is served for up to
+  ``stale_ttl`` seconds past its expiry, flagged ``stale=True`` and with a warning;
+  errors other than "unavailable" are never hidden behind a stale value;
+- ``invalidate()`` drops one entry or all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from .errors import AccessDenied, EntryNotFound, VaultError, VaultUnavailable
+from .store import CatalogStore, Entry, EntryRef
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+_NEGATIVE = (EntryNotFound, AccessDenied)
+
+
+@dataclass
+class _Slot(Generic[V]):
+    value: V | None = None
+    error: VaultError | None = None  # a cached miss
+    fetched_at: float = 0.0
+    expires_at: float = 0.0
+    stale_until: float = 0.0  # the last moment this value may be served while Vault is down
+    stale: bool = False
+
+
+def _fresh_copy(error: VaultError) -> VaultError:
+    """A new exception like a cached one, so threads never share a traceback."""
+    return type(error)(str(error), address=error.address, path=error.path)
+
+
+class _Flight:
+    """One read in progress; threads that miss the same key wait on it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class TtlCache(Generic[K, V]):
+    """A thread-safe TTL cache with single-flight loads and stale-if-error.
+
+    ``load(key)`` is called at most once at a time per key.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[K], V],
+        *,
+        ttl: float = 300.0,
+        miss_ttl: float = 30.0,
+        stale_ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        describe: Callable[[K], str] = str,
+    ) -> None:
+        self._load = load
+        self.ttl = ttl
+        self.miss_ttl = miss_ttl
+        self.stale_ttl = stale_ttl
+        self._clock = clock
+        self._describe = describe
+        self._lock = threading.Lock()
+        self._slots: dict[K, _Slot[V]] = {}
+        self._flights: dict[K, _Flight] = {}
+
+    def get(self, key: K) -> tuple[V, bool]:
+        """The value for ``key`` and whether it is stale."""
+        while True:
+            with self._lock:
+                slot = self._slots.get(key)
+                now = self._clock()
+                if slot is not None and now < slot.expires_at:
+                    if slot.error is not None:
+                        raise _fresh_copy(slot.error)
+                    return slot.value, slot.stale  # type: ignore[return-value]
+                flight = self._flights.get(key)
+                if flight is None:
+                    flight = self._flights[key] = _Flight()
+                    leader = True
+                else:
+                    leader = False
+            if not leader:
+                flight.done.wait()
+                continue  # re-read the slot the leader filled (or lead the next try)
+            try:
+                return self._fetch(key, slot)
+            finally:
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.done.set()
+
+    def _fetch(self, key: K, previous: _Slot[V] | None) -> tuple[V, bool]:
+        try:
+            value = self._load(key)
+        except _NEGATIVE as exc:
+            now = self._clock()
+            with self._lock:
+                self._slots[key] = _Slot(error=exc, fetched_at=now, expires_at=now + self.miss_ttl)
+            raise
+        except VaultUnavailable as exc:
+            now = self._clock()
+            if previous is None or previous.error is not None or now >= previous.stale_until:
+                raise
+            log.warning(
+                "serving a stale value for %s (fetched %.0fs ago, served until %.0fs from now) "
+                "because Vault is unavailable: %s",
+                self._describe(key),
+                now - previous.fetched_at,
+                previous.stale_until - now,
+                exc,
+            )
+            # Ask Vault again after a short pause, not on every call.
+            retry_at = min(now + min(self.miss_ttl, 5.0), previous.stale_until)
+            with self._lock:
+                self._slots[key] = replace(previous, expires_at=retry_at, stale=True)
+            return previous.value, True  # type: ignore[return-value]
+        now = self._clock()
+        with self._lock:
+            self._slots[key] = _Slot(
+                value=value,
+                fetched_at=now,
+                expires_at=now + self.ttl,
+                stale_until=now + self.ttl + self.stale_ttl,
+            )
+        return value, False
+
+    def peek(self, key: K) -> V | None:
+        """The cached value if fresh, without loading."""
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot and slot.error is None and self._clock() < slot.expires_at:
+                return slot.value
+        return None
+
+    def invalidate(self, key: K | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._slots.clear()
+            else:
+                self._slots.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+class CatalogResolver:
+    """Entries by reference, from memory when possible. One per process, shared by threads."""
+
+    def __init__(
+        self,
+        store: CatalogStore,
+        *,
+        ttl: float = 300.0,
+        miss_ttl: float = 30.0,
+        stale_ttl: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self._entries: TtlCache[EntryRef, Entry] = TtlCache(
+            store.get,
+            ttl=ttl,
+            miss_ttl=miss_ttl,
+            stale_ttl=stale_ttl,
+            clock=clock,
+            describe=store.where,
+        )
+
+    def get(self, ref: EntryRef) -> Entry:
+        """The entry's latest version; ``entry.stale`` says if Vault was down and it is old."""
+        entry, stale = self._entries.get(ref)
+        return replace(entry, stale=True) if stale else entry
+
+    def invalidate(self, ref: EntryRef | None = None) -> None:
+        """Forget one entry (or all): the next ``get`` reads Vault again."""
+        self._entries.invalidate(ref)
+
+    def __repr__(self) -> str:
+        return f"CatalogResolver(store={self.store!r}, cached={len(self._entries)})"
