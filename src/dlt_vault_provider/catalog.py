@@ -201,9 +201,7 @@ def _string_map(
     result: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key_re.fullmatch(key):
-            errors.append(
-                FieldError(field_name, "names may hold only letters, digits, '-', '_', '.'")
-            )
+            errors.append(FieldError(field_name, "names may hold only letters, digits, '-', '_', '.'"))
             continue
         if isinstance(item, Secret):
             item = item.reveal()
@@ -281,9 +279,7 @@ class DatabaseSecret:
         if driver and not re.fullmatch(r"[A-Za-z0-9_]{1,64}", driver):
             errors.append(FieldError("driver", "must be a SQLAlchemy driver name, like psycopg"))
         _set(self, "driver", driver)
-        _check(
-            errors, "description", _text(self.description, required=False, limit=MAX_DESCRIPTION)
-        )
+        _check(errors, "description", _text(self.description, required=False, limit=MAX_DESCRIPTION))
         _set(self, "database", self.database or "")
         _set(self, "description", self.description or "")
         _raise_if(errors, "database entry")
@@ -433,9 +429,7 @@ class ApiKey:
             errors.append(FieldError("auth.location", "must be 'header' or 'query'"))
         _set(self, "location", location)
         if _text(self.name, required=True) or not _HEADER_RE.fullmatch(self.name):
-            errors.append(
-                FieldError("auth.name", "must be a header or parameter name, like X-API-Key")
-            )
+            errors.append(FieldError("auth.name", "must be a header or parameter name, like X-API-Key"))
         _check(errors, "auth.key", _secret_problem(self.key, required=True))
         _raise_if(errors, "API auth")
 
@@ -523,9 +517,7 @@ def auth_from_fields(scheme: str, fields: Mapping[str, Any]) -> ApiAuth:
     known = set(cls.__dataclass_fields__)
     unknown = sorted(set(fields) - known - {"type"})
     if unknown:
-        raise ValidationFailed.one(
-            f"auth.{unknown[0]}", f"is not a field of the {cls.scheme} auth scheme"
-        )
+        raise ValidationFailed.one(f"auth.{unknown[0]}", f"is not a field of the {cls.scheme} auth scheme")
     try:
         return cls(**{k: v for k, v in fields.items() if k in known})
     except TypeError:
@@ -558,9 +550,7 @@ class ApiSecret:
             errors.append(FieldError("auth", "must be one of the auth schemes"))
         plain = _string_map(self.headers, "headers", errors, key_re=_HEADER_RE)
         _set(self, "headers", {k: Secret(v) for k, v in plain.items()})
-        _check(
-            errors, "description", _text(self.description, required=False, limit=MAX_DESCRIPTION)
-        )
+        _check(errors, "description", _text(self.description, required=False, limit=MAX_DESCRIPTION))
         _set(self, "description", self.description or "")
         _raise_if(errors, "API entry")
 
@@ -636,8 +626,6 @@ def _from_vault(
         ) from None
 
 
-def secret_from_vault(
-    kind: EntryKind, data: Mapping[str, Any], *, where: str = ""
-) -> CatalogSecret:
+def secret_from_vault(kind: EntryKind, data: Mapping[str, Any], *, where: str = "") -> CatalogSecret:
     """Rebuild the entry of ``kind`` from a KV document."""
     return SECRET_TYPES[kind].from_vault(data, where=where)

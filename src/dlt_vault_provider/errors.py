@@ -90,7 +90,13 @@ class LoginFailed(VaultError):
 
 
 class EntryNotFound(VaultError):
-    """No entry at this path, or its latest version is deleted or destroyed."""
+    """No entry at this path, or its latest version is deleted or destroyed.
+
+    ``details`` holds what Vault said alongside the 404 (KV v2 sends a deleted
+    version's metadata), never a secret value.
+    """
+
+    details: dict[str, object] | None = None
 
 
 class EntryInvalid(VaultError):

@@ -149,9 +149,7 @@ class VaultSettings:
                 try:
                     typed[name] = int(value)
                 except (TypeError, ValueError):
-                    raise ValidationFailed.one(
-                        name, "must be a whole number", "Vault settings"
-                    ) from None
+                    raise ValidationFailed.one(name, "must be a whole number", "Vault settings") from None
             elif name == "token":
                 typed[name] = value if isinstance(value, Secret) else Secret(str(value))
             else:

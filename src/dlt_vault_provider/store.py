@@ -189,7 +189,17 @@ class CatalogStore:
                 )
             data = self._read_or_not_found(lambda: kv.read(self.path(ref)), where)
             return Entry(ref, secret_from_vault(ref.kind, data, where=where), 0, where)
-        block = self._read_or_not_found(lambda: kv.read(self.path(ref), version), where)
+        try:
+            block = kv.read(self.path(ref), version)
+        except EntryNotFound as exc:
+            block = {"data": None, "metadata": (exc.details or {}).get("metadata")}
+            if not block["metadata"]:
+                raise EntryNotFound(
+                    f"no entry at {where} on {self.session.address}"
+                    + (f" (version {version})" if version else ""),
+                    address=self.session.address,
+                    path=where,
+                ) from None
         metadata = block.get("metadata") or {}
         data = block.get("data")
         if data is None:  # deleted or destroyed version
@@ -227,9 +237,7 @@ class CatalogStore:
 
     def names(self, kind: EntryKind) -> list[str]:
         """Entry names of one kind: ``LIST`` only, no metadata, no secret."""
-        return sorted(
-            k for k in self.kv.list(f"{self.workspace}/{kind.value}") if not k.endswith("/")
-        )
+        return sorted(k for k in self.kv.list(f"{self.workspace}/{kind.value}") if not k.endswith("/"))
 
     def list(self, kind: EntryKind | None = None) -> list[EntrySummary]:
         """Every entry with its descriptors, from metadata only. One request per kind on
@@ -252,9 +260,7 @@ class CatalogStore:
                         detailed[name] = kv.read_metadata(f"{folder}/{name}")
                     except EntryNotFound:
                         continue
-            summaries += [
-                _summary(EntryRef(k, n), m) for n, m in detailed.items() if not n.endswith("/")
-            ]
+            summaries += [_summary(EntryRef(k, n), m) for n, m in detailed.items() if not n.endswith("/")]
         return sorted(summaries, key=lambda s: s.ref)
 
     def versions(self, ref: EntryRef) -> list[VersionInfo]:
@@ -279,8 +285,7 @@ class CatalogStore:
         """The entry's latest version number; 0 when it has never been written."""
         try:
             return int(
-                self._kv2("reading metadata").read_metadata(self.path(ref)).get("current_version")
-                or 0
+                self._kv2("reading metadata").read_metadata(self.path(ref)).get("current_version") or 0
             )
         except EntryNotFound:
             return 0
@@ -329,9 +334,7 @@ class CatalogStore:
     ) -> int:
         """Write an older version's content as a new version (check-and-set as ``put``)."""
         old = self.get(ref, version)
-        return self.put(
-            ref.name, old.secret, expected_version=expected_version, changed_by=changed_by
-        )
+        return self.put(ref.name, old.secret, expected_version=expected_version, changed_by=changed_by)
 
     def delete(self, ref: EntryRef, versions: list[int] | None = None) -> None:
         """Soft-delete the latest version (or the given ones); ``undelete`` can undo it."""
@@ -389,9 +392,7 @@ class CatalogStore:
         return self._read_or_not_found(lambda: kv.read_metadata(self.path(ref)), where)
 
     def _refuse_name_taken_by_other_kind(self, kv: KvV2, ref: EntryRef) -> None:
-        other = EntryRef(
-            EntryKind.API if ref.kind is EntryKind.DATABASE else EntryKind.DATABASE, ref.name
-        )
+        other = EntryRef(EntryKind.API if ref.kind is EntryKind.DATABASE else EntryKind.DATABASE, ref.name)
         if self._metadata_or_empty(kv, other):
             raise WriteConflict(
                 f"the name {ref.name!r} is already used by {self.where(other)}; one name serves "

@@ -166,9 +166,7 @@ class OpenBaoServer:
     def _init_and_unseal(self) -> None:
         status = self._sys("GET", "sys/init", token=False)
         if not status.get("initialized"):
-            body = self._sys(
-                "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=False
-            )
+            body = self._sys("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=False)
             self._root = Secret(body["root_token"])
             self._unseal_key = Secret(body["keys"][0])
         self.unseal()
@@ -206,9 +204,7 @@ class OpenBaoServer:
             method, f"{self.address}/v1/{path}", json=body, headers=headers, timeout=10
         )
         if response.status_code >= 400:
-            raise RuntimeError(
-                f"{method} {path} -> {response.status_code}: {response.json().get('errors')}"
-            )
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.json().get('errors')}")
         return response.json() if response.content else {}
 
     # --- the audit log ----------------------------------------------------------------------

@@ -103,9 +103,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not (self.data / "postmaster.pid").exists():
             return
-        self._run(
-            _bin_dir() / "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False
-        )
+        self._run(_bin_dir() / "pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
     def url(
         self, database: str = "postgres", user: str | None = None, password: Secret | None = None

@@ -178,9 +178,7 @@ class _UsernamePasswordAuth(AuthMethod):
         self.mount = mount or self.name
 
     def login(self, session: VaultSession) -> LoginResult:
-        password = self._password or Secret(
-            _read_file(str(self.password_file), "password", self.name)
-        )
+        password = self._password or Secret(_read_file(str(self.password_file), "password", self.name))
         return self._post_login(session, f"login/{self.username}", {"password": password.reveal()})
 
     def __repr__(self) -> str:
@@ -228,9 +226,7 @@ class KubernetesAuth(JwtAuth):
 
     name = "kubernetes"
 
-    def __init__(
-        self, role: str, *, jwt_file: str = KUBERNETES_TOKEN_PATH, mount: str | None = None
-    ) -> None:
+    def __init__(self, role: str, *, jwt_file: str = KUBERNETES_TOKEN_PATH, mount: str | None = None) -> None:
         if not role:
             raise ValidationFailed.one("role", "is required for kubernetes", "auth settings")
         super().__init__(role, jwt_file=jwt_file, mount=mount)

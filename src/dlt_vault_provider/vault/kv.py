@@ -101,9 +101,7 @@ class KvV2:
 
     def destroy(self, path: str, versions: Iterable[int]) -> None:
         """``PUT /v1/{mount}/destroy/{path}``: remove these versions' data for good."""
-        self.session.request(
-            "PUT", f"{self.mount}/destroy/{path}", json={"versions": list(versions)}
-        )
+        self.session.request("PUT", f"{self.mount}/destroy/{path}", json={"versions": list(versions)})
 
     def delete_metadata(self, path: str) -> None:
         """``DELETE /v1/{mount}/metadata/{path}``: every version and the metadata, for good."""

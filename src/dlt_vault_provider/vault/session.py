@@ -104,9 +104,7 @@ class VaultSession:
         renew_fraction: float = 2 / 3,
     ) -> None:
         if not settings.url:
-            raise ValidationFailed.one(
-                "url", "is not set: set VAULT_ADDR or pass url", "Vault settings"
-            )
+            raise ValidationFailed.one("url", "is not set: set VAULT_ADDR or pass url", "Vault settings")
         self.settings = settings
         self.auth = auth or TokenAuth(settings.token, settings.token_file)
         self.retry = RetryPolicy(
@@ -218,9 +216,7 @@ class VaultSession:
             path=path,
         )
 
-    def login_request(
-        self, path: str, body: Mapping[str, Any], *, method: AuthMethod
-    ) -> LoginResult:
+    def login_request(self, path: str, body: Mapping[str, Any], *, method: AuthMethod) -> LoginResult:
         """POST a login; any refusal is ``LoginFailed`` naming the method and mount."""
         try:
             response = self._send("POST", path, json=body, idempotent=True)
@@ -298,9 +294,7 @@ class VaultSession:
         info = None
         if ttl is None:  # a given token: learn its TTL from lookup-self
             try:
-                body = self._send(
-                    "GET", "auth/token/lookup-self", token=result.token, idempotent=True
-                )
+                body = self._send("GET", "auth/token/lookup-self", token=result.token, idempotent=True)
             except AccessDenied:
                 raise LoginExpired(
                     f"the Vault token for {self.address} is invalid, expired or revoked; "
@@ -362,9 +356,7 @@ class VaultSession:
         state = self._state
         if state is None or state.ttl <= 0:
             return
-        self._renewer = threading.Thread(
-            target=self._renew_loop, name="vault-token-renewer", daemon=True
-        )
+        self._renewer = threading.Thread(target=self._renew_loop, name="vault-token-renewer", daemon=True)
         self._renewer.start()
 
     def _renew_loop(self) -> None:
@@ -394,9 +386,7 @@ class VaultSession:
             granted = self._renew_self(state)
             if granted > 0:
                 near_max = granted < wanted * 0.5 and self.auth.can_login_again
-                self._replace_state(
-                    state, ttl=granted, renewed_at=self._clock(), renewable=not near_max
-                )
+                self._replace_state(state, ttl=granted, renewed_at=self._clock(), renewable=not near_max)
                 if near_max:
                     log.info(
                         "the Vault token for %s is near its max TTL (%ss left); will log in again",
@@ -412,8 +402,7 @@ class VaultSession:
                     self._login()
             return True
         log.warning(
-            "the Vault token for %s can no longer be renewed and %s cannot log in "
-            "again; it will expire",
+            "the Vault token for %s can no longer be renewed and %s cannot log in again; it will expire",
             self.address,
             self.auth.describe(),
         )
@@ -499,9 +488,7 @@ class VaultSession:
                 ) from None
             elapsed_ms = (time.perf_counter() - started) * 1000
             status = response.status_code
-            log.debug(
-                "%s %s -> %d in %.1f ms (attempt %d)", method, path, status, elapsed_ms, attempt
-            )
+            log.debug("%s %s -> %d in %.1f ms (attempt %d)", method, path, status, elapsed_ms, attempt)
             if status < 400:
                 return _json_body(response)
             errors = _vault_errors(response, secrets)
@@ -516,7 +503,11 @@ class VaultSession:
             if retryable and budget.wait_before_retry(_retry_after(response)):
                 log.warning("%s %s -> %d; retrying (attempt %d)", method, path, status, attempt)
                 continue
-            raise self._error_for(status, method, path, errors, attempt)
+            error = self._error_for(status, method, path, errors, attempt)
+            if isinstance(error, EntryNotFound):
+                # KV v2 answers 404 for a deleted version, with its (secret-free) metadata.
+                error.details = dict((_json_body(response) or {}).get("data") or {})
+            raise error
 
     def _error_for(
         self, status: int, method: str, path: str, errors: tuple[str, ...], attempts: int
@@ -524,9 +515,7 @@ class VaultSession:
         detail = "; ".join(errors) or f"HTTP {status}"
         where = {"address": self.address, "path": path}
         if status in (401, 403):
-            return AccessDenied(
-                f"access denied on {method} {path} at {self.address}: {detail}", **where
-            )
+            return AccessDenied(f"access denied on {method} {path} at {self.address}: {detail}", **where)
         if status == 404:
             return EntryNotFound(f"nothing at {path} on {self.address}", **where)
         if status == 400:
@@ -541,9 +530,7 @@ class VaultSession:
                 f"after {attempts} attempt(s): {detail}",
                 **where,
             )
-        return VaultError(
-            f"Vault at {self.address} answered {status} on {method} {path}: {detail}", **where
-        )
+        return VaultError(f"Vault at {self.address} answered {status} on {method} {path}: {detail}", **where)
 
 
 def _close_at_exit(ref: weakref.ref[VaultSession]) -> None:

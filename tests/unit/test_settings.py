@@ -1,0 +1,66 @@
+import pytest
+
+from dlt_vault_provider import Secret, ValidationFailed, VaultSettings
+from dlt_vault_provider.vault import AppRoleAuth, TokenAuth, UserpassAuth, auth_from_config
+
+
+def test_reads_the_vault_cli_variables():
+    env = {
+        "VAULT_ADDR": "https://vault.example:8200/",
+        "VAULT_TOKEN": "s.tok-123456",
+        "VAULT_NAMESPACE": "team-a",
+        "VAULT_CACERT": "/etc/ca.pem",
+        "VAULT_CLIENT_CERT": "/c.pem",
+        "VAULT_CLIENT_KEY": "/k.pem",
+        "VAULT_SKIP_VERIFY": "false",
+        "VAULT_CLIENT_TIMEOUT": "7s",
+        "VAULT_MAX_RETRIES": "2",
+    }
+    s = VaultSettings.from_env(env)
+    assert s.url == "https://vault.example:8200"
+    assert s.token == Secret("s.tok-123456")
+    assert s.namespace == "team-a"
+    assert s.verify == "/etc/ca.pem"
+    assert s.cert == ("/c.pem", "/k.pem")
+    assert s.read_timeout == 7.0
+    assert s.max_attempts == 3
+    assert "tok-123456" not in repr(s)
+
+
+def test_bao_aliases_and_precedence():
+    assert VaultSettings.from_env({"BAO_ADDR": "http://b:1"}).url == "http://b:1"
+    both = {"BAO_ADDR": "http://b:1", "VAULT_ADDR": "http://v:1"}
+    assert VaultSettings.from_env(both).url == "http://v:1"
+    assert VaultSettings.from_env(both, url="http://x:1").url == "http://x:1"
+    assert VaultSettings.from_env({"VAULT_SKIP_VERIFY": "1"}).verify is False
+    assert not VaultSettings.from_env({}).is_configured
+
+
+def test_bad_settings_name_the_field():
+    with pytest.raises(ValidationFailed, match="skip_verify"):
+        VaultSettings.from_env({"VAULT_SKIP_VERIFY": "maybe"})
+    with pytest.raises(ValidationFailed, match="read_timeout"):
+        VaultSettings.from_env({"VAULT_CLIENT_TIMEOUT": "soon"})
+    with pytest.raises(ValidationFailed, match="colour"):
+        VaultSettings.from_mapping({"colour": "red"})
+
+
+def test_auth_from_config_builds_each_method():
+    assert isinstance(auth_from_config({}, {}), TokenAuth)
+    approle = auth_from_config({"auth_method": "approle", "role_id": "r", "secret_id": "s-secret"}, {})
+    assert isinstance(approle, AppRoleAuth) and approle.mount == "approle"
+    user = auth_from_config(
+        {},
+        {
+            "VAULT_AUTH_METHOD": "userpass",
+            "VAULT_USERNAME": "ann",
+            "VAULT_PASSWORD": "pw-secret",
+            "VAULT_AUTH_MOUNT": "people",
+        },
+    )
+    assert isinstance(user, UserpassAuth) and user.mount == "people"
+    assert "pw-secret" not in repr(user) and "s-secret" not in repr(approle)
+    with pytest.raises(ValidationFailed, match="auth_method"):
+        auth_from_config({"auth_method": "magic"}, {})
+    with pytest.raises(ValidationFailed, match="role_id"):
+        auth_from_config({"auth_method": "approle"}, {})
