@@ -127,19 +127,19 @@ def test_malformed_base_url_is_refused(url, problem):
 
 def test_api_auth_schemes():
     assert ApiKey("X-API-Key", "k-123", "query").location == "query"
-    with pytest.raises(ValidationFailed, match="auth.location"):
+    with pytest.raises(ValidationFailed, match=r"auth\.location"):
         ApiKey("X-API-Key", "k", "cookie")
-    with pytest.raises(ValidationFailed, match="auth.name"):
+    with pytest.raises(ValidationFailed, match=r"auth\.name"):
         ApiKey("bad name", "k")
-    with pytest.raises(ValidationFailed, match="auth.username"):
+    with pytest.raises(ValidationFailed, match=r"auth\.username"):
         BasicAuth("a:b", "pw")
     oauth = OAuth2ClientCredentials("https://idp.example/token", "cid", "cs-secret", "read write")
     assert oauth.scopes == ("read", "write")
-    with pytest.raises(ValidationFailed, match="auth.token_url"):
+    with pytest.raises(ValidationFailed, match=r"auth\.token_url"):
         OAuth2ClientCredentials("not a url", "cid", "cs")
-    with pytest.raises(ValidationFailed, match="auth.type"):
+    with pytest.raises(ValidationFailed, match=r"auth\.type"):
         auth_from_fields("kerberos", {})
-    with pytest.raises(ValidationFailed, match="auth.token"):
+    with pytest.raises(ValidationFailed, match=r"auth\.token"):
         auth_from_fields("bearer", {})
 
 
