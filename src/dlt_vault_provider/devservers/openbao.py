@@ -5,7 +5,7 @@ audit device, declared in its config file (OpenBao refuses to enable one over th
 so that callers can count the requests that truly reached it.
 
 Two modes: ``dev`` (in memory, unsealed, a fixed root token: fast) and persistent
-(file storage, initialised with one unseal key: survives ``restart()`` and can be
+(raft storage, initialised with one unseal key: survives ``restart()`` and can be
 sealed and unsealed).
 """
 
@@ -72,6 +72,8 @@ class OpenBaoServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.dev = dev
         self.port = free_port()
+        self.cluster_port = free_port()
+        self.cluster_port = free_port()
         self.address = f"http://127.0.0.1:{self.port}"
         self.audit_log = self.workdir / "audit.log"
         self._root = Secret(root_token or ("dev-root-" + os.urandom(12).hex()))
@@ -154,12 +156,15 @@ class OpenBaoServer:
         audit = json.dumps(str(self.audit_log))
         text = f'audit "file" "file" {{\n  options {{ file_path = {audit} }}\n}}\n'
         if not self.dev:
-            storage = json.dumps(str(self.workdir / "data"))
+            data = self.workdir / "data"
+            data.mkdir(exist_ok=True)
             text += (
-                f'storage "file" {{ path = {storage} }}\n'
-                f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
-                "disable_mlock = true\nui = false\n"
+                f'storage "raft" {{\n  path = {json.dumps(str(data))}\n  node_id = "node1"\n}}\n'
+                f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
+                f'  cluster_address = "127.0.0.1:{self.cluster_port}"\n  tls_disable = true\n}}\n'
                 f'api_addr = "{self.address}"\n'
+                f'cluster_addr = "http://127.0.0.1:{self.cluster_port}"\n'
+                "ui = false\n"
             )
         return text
 
