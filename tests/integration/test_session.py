@@ -128,9 +128,9 @@ def test_userpass_login_and_identity(bao, admin, store):
 
 def test_a_wrong_password_is_a_clear_login_failure(bao, admin, workspace):
     make_user(admin, f"bob-{workspace}", ["default"])
-    with VaultSession(fast(bao.address), UserpassAuth(f"bob-{workspace}", "wrong-pw-123")) as s:
-        with pytest.raises(LoginFailed) as caught:
-            s.whoami()
+    auth = UserpassAuth(f"bob-{workspace}", "wrong-pw-123")
+    with VaultSession(fast(bao.address), auth) as s, pytest.raises(LoginFailed) as caught:
+        s.whoami()
     text = str(caught.value)
     assert "userpass at auth/userpass" in text and bao.address in text
     assert "wrong-pw-123" not in text
@@ -201,9 +201,9 @@ def test_a_denied_path_is_reported_as_denied(bao, admin, store, workspace):
 
 
 def test_missing_token_and_closed_session_are_clear(bao, tmp_path):
-    with VaultSession(fast(bao.address), TokenAuth(None, helper_file=str(tmp_path / "none"))) as s:
-        with pytest.raises(LoginFailed, match="VAULT_TOKEN"):
-            s.whoami()
+    auth = TokenAuth(None, helper_file=str(tmp_path / "none"))
+    with VaultSession(fast(bao.address), auth) as s, pytest.raises(LoginFailed, match="VAULT_TOKEN"):
+        s.whoami()
     with pytest.raises(SessionClosed):
         s.whoami()
 
@@ -237,11 +237,17 @@ def test_many_threads_share_one_login(bao, admin, workspace):
     with VaultSession(
         VaultSettings(url=bao.address, renew=False), UserpassAuth(f"mt-{workspace}", password)
     ) as session:
-        threads = [threading.Thread(target=session.request, args=("GET", "sys/mounts")) for _ in range(20)]
+        answers = []
+
+        def ask():
+            answers.append(session.request("GET", "auth/token/lookup-self")["data"]["display_name"])
+
+        threads = [threading.Thread(target=ask) for _ in range(20)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
+    assert answers == [f"userpass-mt-{workspace}"] * 20
     assert audit_paths(bao, mark).count(f"auth/userpass/login/mt-{workspace}") == 1
 
 
