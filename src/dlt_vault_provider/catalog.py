@@ -629,3 +629,53 @@ def _from_vault(
 def secret_from_vault(kind: EntryKind, data: Mapping[str, Any], *, where: str = "") -> CatalogSecret:
     """Rebuild the entry of ``kind`` from a KV document."""
     return SECRET_TYPES[kind].from_vault(data, where=where)
+
+
+def masked_document(secret: CatalogSecret) -> dict[str, Any]:
+    """The entry's document with every secret field replaced by a mask: safe to show."""
+    document = secret.to_vault()
+    for dotted in secret.secret_fields:
+        holder = document
+        *parents, last = dotted.split(".", 1) if "." in dotted else [dotted]
+        for parent in parents:
+            holder = holder.get(parent) or {}
+        if last in holder:
+            holder[last] = MASK if holder[last] else ""
+    return document
+
+
+_INPUT_KEYS: dict[EntryKind, set[str]] = {
+    EntryKind.DATABASE: {
+        "kind",
+        "engine",
+        "host",
+        "port",
+        "database",
+        "username",
+        "password",
+        "options",
+        "driver",
+        "description",
+    },
+    EntryKind.API: {"kind", "base_url", "auth", "headers", "description"},
+}
+
+
+def secret_from_input(kind: EntryKind | str, fields: Mapping[str, Any]) -> CatalogSecret:
+    """Build an entry from user input (a file, flags, a form): ``ValidationFailed`` names
+    every field to fix, unknown fields included."""
+    kind = EntryKind.parse(kind)
+    unknown = sorted(set(fields) - _INPUT_KEYS[kind])
+    if unknown:
+        raise ValidationFailed([FieldError(k, f"is not a field of a {kind.value} entry") for k in unknown])
+    reader = _database_fields if kind is EntryKind.DATABASE else _api_fields
+    try:
+        return SECRET_TYPES[kind](**reader(fields))
+    except ValidationFailed:
+        raise
+    except KeyError as exc:
+        raise ValidationFailed.one(str(exc.args[0]), "is required") from None
+    except (TypeError, ValueError):
+        raise ValidationFailed.one(
+            "auth" if kind is EntryKind.API else "fields", "has a value of the wrong type"
+        ) from None

@@ -12,6 +12,7 @@ import os
 import pwd
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..secret import Secret
@@ -20,7 +21,9 @@ from .openbao import free_port
 
 def _bin_dir() -> Path:
     try:
-        from pgserver._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():  # pgserver's import warns about XDG_RUNTIME_DIR
+            warnings.simplefilter("ignore")
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:
         raise FileNotFoundError(
             "the embedded PostgreSQL is not installed: pip install pgserver "
@@ -118,8 +121,10 @@ class EmbeddedPostgres:
         )
 
     def _run(self, *command: object, check: bool = True) -> None:
+        # Drop the group too: with root's group kept, a 0700 root folder stays closed to it.
+        drop = {"user": self._user, "group": self._user, "extra_groups": []} if self._user else {}
         result = subprocess.run(
-            [str(c) for c in command], user=self._user, capture_output=True, text=True, timeout=120
+            [str(c) for c in command], capture_output=True, text=True, timeout=120, **drop
         )
         if check and result.returncode != 0:
             logfile = self.workdir / "postgres.log"

@@ -1,0 +1,183 @@
+"""The main job on embedded defaults: what a new user sees first.
+
+It starts a dev OpenBao and an embedded PostgreSQL on loopback, sets up the catalog the
+way a platform team would (a KV mount, an editor policy for people, a read-only AppRole
+for pipelines), registers the database as a catalog entry in a person's name, then, as
+the pipeline, resolves that entry and queries the database with it. Every secret is
+generated here and none is printed; the audit log tells how many requests reached Vault.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .catalog import ApiSecret, BearerToken, DatabaseSecret, masked_document
+from .devservers import EmbeddedPostgres, OpenBaoServer
+from .resolver import CatalogResolver
+from .secret import Secret
+from .settings import VaultSettings
+from .store import CatalogStore, EntryRef
+from .vault.auth import AppRoleAuth, UserpassAuth
+from .vault.session import VaultSession
+
+EDITOR_POLICY = """
+path "catalog/data/default/*"              { capabilities = ["create", "read", "update", "delete"] }
+path "catalog/metadata/default/*"          { capabilities = ["read", "list", "update", "delete"] }
+path "catalog/detailed-metadata/default/*" { capabilities = ["list"] }
+path "catalog/delete/default/*"            { capabilities = ["update"] }
+path "catalog/undelete/default/*"          { capabilities = ["update"] }
+"""
+PIPELINE_POLICY = """
+path "catalog/data/default/*"     { capabilities = ["read"] }
+path "catalog/metadata/default/*" { capabilities = ["list"] }
+"""
+
+
+def say(step: str, detail: str = "") -> None:
+    print(f"  {step:<34} {detail}".rstrip(), flush=True)
+
+
+def run_demo(keep_running: bool = False) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="dlt-vault-demo-"))
+    print(f"dlt-vault demo (work folder {workdir})")
+    started = time.monotonic()
+    bao = OpenBaoServer(workdir / "openbao")
+    pg = EmbeddedPostgres(workdir / "postgres")
+    bao.start()
+    say("started OpenBao (dev mode)", bao.address)
+    try:
+        pg.start()
+        say("started PostgreSQL", f"127.0.0.1:{pg.port}")
+        loader_password = Secret(os.urandom(16).hex() + "@:/?#%+ é")
+        _prepare_database(pg, loader_password)
+        say("created database 'orders'", "role 'loader' with a generated password")
+
+        role_id, secret_id, editor_password = _configure_vault(bao)
+        say("configured Vault", "KV v2 mount 'catalog', userpass 'alice', AppRole 'pipeline'")
+
+        settings = VaultSettings(url=bao.address, revoke_on_close=True)
+        with VaultSession(settings, UserpassAuth("alice", editor_password)) as alice:
+            store = CatalogStore(alice)
+            entry = DatabaseSecret(
+                engine="postgresql",
+                host=pg.host,
+                port=pg.port,
+                database="orders",
+                username="loader",
+                password=loader_password,
+                options={"sslmode": "disable"},
+                description="Orders database (demo)",
+            )
+            version = store.put("orders_pg", entry, expected_version=0)
+            say("alice registered db/orders_pg", f"version {version}")
+            store.put(
+                "github",
+                ApiSecret(
+                    "https://api.github.com",
+                    BearerToken(Secret(os.urandom(20).hex())),
+                    description="GitHub API (demo)",
+                ),
+                expected_version=0,
+            )
+            say("alice registered api/github", "version 1")
+            for summary in store.list():
+                d = summary.descriptors
+                say(
+                    f"  catalog: {summary.ref}",
+                    f"{d.get('engine') or d.get('base_url')} {d.get('host', '')} "
+                    f"by {summary.changed_by}".rstrip(),
+                )
+
+        mark = bao.audit_mark()
+        with VaultSession(settings, AppRoleAuth(role_id, secret_id)) as pipeline:
+            resolver = CatalogResolver(CatalogStore(pipeline, kv_version=2), ttl=300)
+            ref = EntryRef("db", "orders_pg")
+            for _ in range(100):  # a pipeline asks many times; Vault is asked once
+                resolved = resolver.get(ref)
+            shown = masked_document(resolved.secret)
+            say("pipeline resolved db/orders_pg", f"password {shown['password']}")
+            say("  connection url", resolved.secret.masked_url())
+            rows = _query(resolved.secret)
+            say("pipeline queried PostgreSQL", f"{rows} rows in orders.public.orders")
+        requests_seen = [r.path for r in bao.audit_requests(mark)]
+        reads = [p for p in requests_seen if p.startswith("catalog/data/")]
+        say(
+            "Vault requests for 100 lookups",
+            f"{len(requests_seen)} in all ({len(reads)} read of the entry, the rest login and logout)",
+        )
+        say("done", f"in {time.monotonic() - started:.1f}s; no secret was printed")
+        if keep_running:
+            _wait_for_interrupt(bao, pg)
+        return 0
+    finally:
+        pg.stop()
+        bao.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _prepare_database(pg: EmbeddedPostgres, loader_password: Secret) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg.url().reveal(), autocommit=True) as admin:
+        admin.execute("CREATE DATABASE orders")
+        admin.execute(
+            sql.SQL("CREATE ROLE loader LOGIN PASSWORD {}").format(sql.Literal(loader_password.reveal()))
+        )
+    with psycopg.connect(pg.url("orders").reveal(), autocommit=True) as orders:
+        orders.execute("CREATE TABLE orders (id int PRIMARY KEY, amount numeric)")
+        orders.execute("INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 5) g")
+        orders.execute("GRANT SELECT ON orders TO loader")
+
+
+def _configure_vault(bao: OpenBaoServer) -> tuple[str, Secret, Secret]:
+    root = VaultSettings(url=bao.address, token=bao.root_token, renew=False)
+    editor_password = Secret(os.urandom(16).hex())
+    with VaultSession(root) as admin:
+        admin.request("POST", "sys/mounts/catalog", json={"type": "kv", "options": {"version": "2"}})
+        admin.request("PUT", "sys/policies/acl/catalog-editor", json={"policy": EDITOR_POLICY})
+        admin.request("PUT", "sys/policies/acl/pipeline-reader", json={"policy": PIPELINE_POLICY})
+        admin.request("POST", "sys/auth/userpass", json={"type": "userpass"})
+        admin.request(
+            "POST",
+            "auth/userpass/users/alice",
+            json={
+                "password": editor_password.reveal(),
+                "token_policies": ["catalog-editor"],
+                "token_ttl": "1h",
+            },
+        )
+        admin.request("POST", "sys/auth/approle", json={"type": "approle"})
+        admin.request(
+            "POST",
+            "auth/approle/role/pipeline",
+            json={"token_policies": ["pipeline-reader"], "token_ttl": "15m", "token_max_ttl": "1h"},
+        )
+        role_id = admin.request("GET", "auth/approle/role/pipeline/role-id")["data"]["role_id"]
+        secret_id = admin.request("POST", "auth/approle/role/pipeline/secret-id")["data"]["secret_id"]
+    return role_id, Secret(secret_id), editor_password
+
+
+def _query(entry: DatabaseSecret) -> int:
+    import psycopg
+
+    with psycopg.connect(entry.connection_url().reveal()) as connection:
+        return int(connection.execute("SELECT count(*) FROM orders").fetchone()[0])
+
+
+def _wait_for_interrupt(bao: OpenBaoServer, pg: EmbeddedPostgres) -> None:
+    token_file = bao.workdir / "root-token"
+    token_file.touch(mode=0o600)
+    token_file.write_text(bao.root_token.reveal(), encoding="utf-8")
+    print("\nThe servers keep running until Ctrl-C. In another shell, try:")
+    print(f"  export VAULT_ADDR={bao.address} VAULT_TOKEN_FILE={token_file}")
+    print("  dlt-vault ls && dlt-vault get orders_pg && dlt-vault doctor")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

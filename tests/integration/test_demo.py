@@ -1,0 +1,21 @@
+"""The README's first command: the main job runs on embedded defaults and leaks nothing."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_main_job_runs_end_to_end(bao, pg):  # the fixtures prove the binaries exist
+    result = subprocess.run(
+        [sys.executable, "-m", "dlt_vault_provider.cli", "demo"], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "alice registered db/orders_pg      version 1" in out
+    assert "pipeline queried PostgreSQL        5 rows" in out
+    assert "postgresql://loader:********@127.0.0.1:" in out
+    assert "1 read of the entry" in out
+    assert "Traceback" not in result.stderr
