@@ -8,8 +8,8 @@
 - ``canary``: register a secret value; every test's captured logs, stdout and stderr are
   searched for every registered value, and a hit fails the test.
 
-A missing server binary skips the integration tests, unless ``DLT_VAULT_REQUIRE_SERVERS``
-is set (CI sets it): then it fails.
+A missing server binary skips the integration tests, unless ``CI`` (set by CI) or
+``DLT_VAULT_REQUIRE_SERVERS`` is true: then it fails.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ import pytest
 from dlt_vault_provider import CatalogStore, Secret, VaultSession, VaultSettings
 from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer
 
-REQUIRED = os.environ.get("DLT_VAULT_REQUIRE_SERVERS", "").lower() in ("1", "true", "yes")
+REQUIRED = any(
+    os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("DLT_VAULT_REQUIRE_SERVERS", "CI")
+)
 _CANARIES: set[str] = set()
 
 
-def _missing(reason: str) -> None:
+def missing(reason: str) -> None:
     if REQUIRED:
-        pytest.fail(f"{reason} (required: DLT_VAULT_REQUIRE_SERVERS is set)")
+        pytest.fail(f"{reason} (required here: CI or DLT_VAULT_REQUIRE_SERVERS is set)")
     pytest.skip(reason)
 
 
@@ -48,7 +50,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
         server = OpenBaoServer(tmp_path_factory.mktemp("openbao"))
         server.start()
     except FileNotFoundError as exc:
-        _missing(str(exc))
+        missing(str(exc))
     admin_request(server, "POST", "sys/mounts/catalog", {"type": "kv", "options": {"version": "2"}})
     admin_request(server, "POST", "sys/mounts/legacy", {"type": "kv", "options": {"version": "1"}})
     admin_request(server, "POST", "sys/auth/userpass", {"type": "userpass"})
@@ -79,7 +81,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
         server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"))
         server.start()
     except FileNotFoundError as exc:
-        _missing(str(exc))
+        missing(str(exc))
     yield server
     server.stop()
 

@@ -97,6 +97,7 @@ class EntryNotFound(VaultError):
     """
 
     details: dict[str, object] | None = None
+    vault_errors: tuple[str, ...] = ()
 
 
 class EntryInvalid(VaultError):

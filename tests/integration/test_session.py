@@ -24,7 +24,7 @@ from dlt_vault_provider import (
     VaultUnavailable,
 )
 from dlt_vault_provider.devservers import OpenBaoServer
-from tests.conftest import audit_paths, make_policy, make_user
+from tests.conftest import audit_paths, make_policy, make_user, missing
 
 pytestmark = pytest.mark.integration
 
@@ -260,7 +260,7 @@ def persistent_bao(tmp_path):
     try:
         server.start()
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
     root = VaultSettings(url=server.address, token=server.root_token, renew=False)
     with VaultSession(root) as admin:
         admin.request("POST", "sys/mounts/catalog", json={"type": "kv", "options": {"version": "2"}})

@@ -68,7 +68,10 @@ class KvV2:
         in one request. None where the server or the policy does not offer it."""
         try:
             body = self.session.request("LIST", f"{self.mount}/detailed-metadata/{folder}/") or {}
-        except (EntryNotFound, AccessDenied):
+        except EntryNotFound as exc:
+            # an empty folder, unless the server does not know the endpoint at all
+            return None if any("unsupported" in e for e in exc.vault_errors) else {}
+        except AccessDenied:
             return None
         except VaultError as exc:
             if "unsupported" in str(exc).lower():

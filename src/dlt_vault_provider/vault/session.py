@@ -62,6 +62,7 @@ class TokenInfo:
     display_name: str = ""
     policies: tuple[str, ...] = ()
     ttl: int = 0
+    creation_ttl: int = 0
     renewable: bool = False
     entity_id: str = ""
     meta: Mapping[str, str] = field(default_factory=dict)
@@ -263,11 +264,11 @@ class VaultSession:
             self._info = info
         return info
 
-    def token_ttl(self) -> int | None:
+    def token_ttl(self) -> float | None:
         """Seconds left on the token by the session's clock; None if it never expires."""
         state = self._current_state()
         ends = state.expires_at()
-        return None if ends is None else max(0, int(ends - self._clock()))
+        return None if ends is None else max(0.0, ends - self._clock())
 
     # --- token life -------------------------------------------------------------------
 
@@ -291,6 +292,7 @@ class VaultSession:
         result = self.auth.login(self)
         now = self._clock()
         ttl, renewable = result.ttl, result.renewable
+        creation_ttl = ttl
         info = None
         if ttl is None:  # a given token: learn its TTL from lookup-self
             try:
@@ -303,7 +305,7 @@ class VaultSession:
                     path="auth/token/lookup-self",
                 ) from None
             info = _token_info((body or {}).get("data") or {})
-            ttl, renewable = info.ttl, info.renewable
+            ttl, renewable, creation_ttl = info.ttl, info.renewable, info.creation_ttl or info.ttl
         self._generation += 1
         self._state = _TokenState(
             token=result.token,
@@ -312,7 +314,7 @@ class VaultSession:
             renewed_at=now,
             from_login=result.from_login,
             generation=self._generation,
-            creation_ttl=int(ttl or 0),
+            creation_ttl=int(creation_ttl or 0),
         )
         self._info = info
         log.info(
@@ -507,6 +509,7 @@ class VaultSession:
             if isinstance(error, EntryNotFound):
                 # KV v2 answers 404 for a deleted version, with its (secret-free) metadata.
                 error.details = dict((_json_body(response) or {}).get("data") or {})
+                error.vault_errors = errors
             raise error
 
     def _error_for(
@@ -544,6 +547,7 @@ def _token_info(data: Mapping[str, Any]) -> TokenInfo:
         display_name=str(data.get("display_name") or ""),
         policies=tuple(data.get("policies") or ()),
         ttl=int(data.get("ttl") or 0),
+        creation_ttl=int(data.get("creation_ttl") or 0),
         renewable=bool(data.get("renewable")),
         entity_id=str(data.get("entity_id") or ""),
         meta={str(k): str(v) for k, v in (data.get("meta") or {}).items()},
