@@ -206,7 +206,7 @@ class OpenBaoServer:
     def _sys(self, method: str, path: str, body: dict | None = None, *, token: bool = True) -> dict:
         headers = {"X-Vault-Token": self._root.reveal()} if token else {}
         response = requests.request(
-            method, f"{self.address}/v1/{path}", json=body, headers=headers, timeout=10
+            method, f"{self.address}/v1/{path}", json=body, headers=headers, timeout=60
         )
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.json().get('errors')}")

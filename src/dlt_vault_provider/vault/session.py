@@ -501,7 +501,11 @@ class VaultSession:
                     address=self.address,
                     path=path,
                 )
-            retryable = status in _RETRY_ALWAYS or (idempotent and status in _RETRY_IF_IDEMPOTENT)
+            retryable = (
+                status in _RETRY_ALWAYS
+                or (idempotent and status in _RETRY_IF_IDEMPOTENT)
+                or (status == 400 and _kv_upgrading(errors))
+            )
             if retryable and budget.wait_before_retry(_retry_after(response)):
                 log.warning("%s %s -> %d; retrying (attempt %d)", method, path, status, attempt)
                 continue
@@ -627,6 +631,12 @@ def _exception_chain(exc: BaseException) -> Iterator[str]:
                 yield f"{type(reason).__name__} {reason}"
         current = current.__cause__ or current.__context__
         seen += 1
+
+
+def _kv_upgrading(errors: tuple[str, ...]) -> bool:
+    """A KV mount just created or upgraded answers 400 "Upgrading from non-versioned to
+    versioned data ... will resume service shortly": transient, so retried."""
+    return any("upgrading from non-versioned to versioned" in e.lower() for e in errors)
 
 
 def _retry_after(response: requests.Response) -> float | None:
