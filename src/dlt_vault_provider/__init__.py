@@ -51,6 +51,18 @@ from .vault import (
 
 __version__ = "0.1.0"
 
+_DLT_NAMES = {"VaultCatalogProvider", "register"}
+
+
+def __getattr__(name: str) -> object:
+    """The dlt adapter loads on first use, so ``import dlt_vault_provider`` never imports dlt."""
+    if name in _DLT_NAMES:
+        from . import dlt_provider
+
+        return getattr(dlt_provider, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ENGINES",
     "AccessDenied",
@@ -85,6 +97,7 @@ __all__ = [
     "UnsupportedOperation",
     "UserpassAuth",
     "ValidationFailed",
+    "VaultCatalogProvider",
     "VaultError",
     "VaultSealed",
     "VaultSession",
@@ -93,5 +106,6 @@ __all__ = [
     "VersionInfo",
     "WriteConflict",
     "auth_from_config",
+    "register",
     "validate_name",
 ]

@@ -17,8 +17,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
+from .catalog import EntryKind
 from .errors import AccessDenied, EntryNotFound, VaultError, VaultUnavailable
-from .store import CatalogStore, Entry, EntryRef
+from .store import CatalogStore, Document, Entry, EntryRef
 
 log = logging.getLogger(__name__)
 
@@ -169,23 +170,47 @@ class CatalogResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self._entries: TtlCache[EntryRef, Entry] = TtlCache(
-            store.get,
-            ttl=ttl,
-            miss_ttl=miss_ttl,
-            stale_ttl=stale_ttl,
-            clock=clock,
-            describe=store.where,
+        timing = {"ttl": ttl, "miss_ttl": miss_ttl, "stale_ttl": stale_ttl, "clock": clock}
+        self._entries: TtlCache[EntryRef, Entry] = TtlCache(store.get, describe=store.where, **timing)
+        self._names: TtlCache[EntryKind, frozenset[str]] = TtlCache(
+            lambda kind: frozenset(store.names(kind)),
+            **timing,
+            describe=lambda kind: f"{store.mount}/{store.workspace}/{kind.value}/",
         )
+        self._document_names: TtlCache[str, frozenset[str]] = TtlCache(
+            lambda _: frozenset(store.document_names()),
+            **timing,
+            describe=lambda _: f"{store.mount}/{store.workspace}/dlt/",
+        )
+        self._documents: TtlCache[str, Document] = TtlCache(store.get_document, **timing)
 
     def get(self, ref: EntryRef) -> Entry:
         """The entry's latest version; ``entry.stale`` says if Vault was down and it is old."""
         entry, stale = self._entries.get(ref)
         return replace(entry, stale=True) if stale else entry
 
+    def names(self, kind: EntryKind) -> frozenset[str]:
+        """The names of one kind of entry: one ``LIST`` per TTL, so that a lookup of a name
+        that does not exist is answered from memory."""
+        return self._names.get(kind)[0]
+
+    def exists(self, ref: EntryRef) -> bool:
+        return ref.name in self.names(ref.kind)
+
+    def document_names(self) -> frozenset[str]:
+        """The plain documents under ``<workspace>/dlt/``: one ``LIST`` per TTL."""
+        return self._document_names.get("")[0]
+
+    def document(self, name: str) -> Document:
+        return self._documents.get(name)[0]
+
     def invalidate(self, ref: EntryRef | None = None) -> None:
-        """Forget one entry (or all): the next ``get`` reads Vault again."""
+        """Forget one entry (or, with no argument, everything): the next ``get`` reads Vault."""
         self._entries.invalidate(ref)
+        if ref is None:
+            self._names.invalidate()
+            self._document_names.invalidate()
+            self._documents.invalidate()
 
     def __repr__(self) -> str:
         return f"CatalogResolver(store={self.store!r}, cached={len(self._entries)})"

@@ -35,6 +35,7 @@ from .vault.session import RequestRejected, VaultSession
 
 log = logging.getLogger(__name__)
 
+DOCUMENTS_FOLDER = "dlt"  # plain documents for anything else a pipeline needs
 HISTORY_KEEP = 30  # versions whose author is kept in custom_metadata ("by.<version>")
 _META_VALUE_BYTES = 512  # Vault's limit for one custom_metadata value
 
@@ -74,6 +75,23 @@ class Entry:
     created_time: str = ""
     changed_by: str = ""
     stale: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """A plain document (any JSON object) under ``<workspace>/dlt/``. Every value is
+    treated as secret: ``repr`` shows the keys only."""
+
+    name: str
+    data: Mapping[str, Any] = field(repr=False)
+    version: int
+    path: str
+
+    def __repr__(self) -> str:
+        return (
+            f"Document(name={self.name!r}, keys={sorted(self.data)!r}, "
+            f"version={self.version}, path={self.path!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -238,6 +256,45 @@ class CatalogStore:
     def names(self, kind: EntryKind) -> list[str]:
         """Entry names of one kind: ``LIST`` only, no metadata, no secret."""
         return sorted(k for k in self.kv.list(f"{self.workspace}/{kind.value}") if not k.endswith("/"))
+
+    def document_names(self) -> list[str]:
+        """Names of the plain documents under ``<workspace>/dlt/``: ``LIST`` only.
+
+        A document is named by the dotted section path it serves (``sources.pipedrive``,
+        ``destination.bigquery.credentials``), so one flat listing finds them all."""
+        return sorted(k for k in self.kv.list(f"{self.workspace}/{DOCUMENTS_FOLDER}") if not k.endswith("/"))
+
+    def get_document(self, name: str) -> Document:
+        """``GET`` the document ``<workspace>/dlt/<name>``: any JSON object, all of it secret."""
+        validate_name(name)
+        where = f"{self.mount}/{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
+        kv = self.kv
+        path = f"{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
+        if isinstance(kv, KvV1):
+            return Document(name, self._read_or_not_found(lambda: kv.read(path), where), 0, where)
+        block = self._read_or_not_found(lambda: kv.read(path), where)
+        if block.get("data") is None:
+            raise EntryNotFound(f"{where} is deleted", address=self.session.address, path=where)
+        version = int((block.get("metadata") or {}).get("version") or 0)
+        return Document(name, dict(block["data"]), version, where)
+
+    def put_document(self, name: str, data: Mapping[str, Any], *, expected_version: int) -> int:
+        """Write a plain document (check-and-set, like entries)."""
+        validate_name(name)
+        kv = self._kv2("writing")
+        path = f"{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
+        try:
+            written = kv.write(path, dict(data), cas=expected_version)
+        except RequestRejected as exc:
+            if any("check-and-set" in e for e in exc.errors):
+                raise WriteConflict(
+                    f"{self.mount}/{path} changed since version {expected_version}; nothing was written",
+                    address=self.session.address,
+                    path=f"{self.mount}/{path}",
+                    expected_version=expected_version,
+                ) from None
+            raise
+        return int(written.get("version") or 0)
 
     def list(self, kind: EntryKind | None = None) -> list[EntrySummary]:
         """Every entry with its descriptors, from metadata only. One request per kind on
