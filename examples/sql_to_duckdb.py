@@ -23,7 +23,7 @@ from dlt.sources.sql_database import sql_database
 def main(tables: list[str]) -> None:
     pipeline = dlt.pipeline(
         pipeline_name="orders_to_duckdb",
-        destination=dlt.destinations.duckdb("orders.duckdb"),
+        destination=dlt.destinations.duckdb("warehouse.duckdb"),
         dataset_name="orders",
     )
     info = pipeline.run(sql_database(table_names=tables or None))
@@ -34,10 +34,9 @@ def main(tables: list[str]) -> None:
             print(f"loaded {rows} rows into {table}")
     for value in pipeline.last_trace.resolved_config_values:
         if value.provider_name == "Vault catalog":
-            print(
-                f"{'.'.join([*value.sections, value.key])} from {value.provider_name}: "
-                f"{value.value if not value.is_secret_hint else '********'}"
-            )
+            shown = "********" if value.is_secret_hint else value.value
+            key = ".".join([*value.sections, value.key])
+            print(f"{key} = {shown} from {value.provider_location}")
 
 
 if __name__ == "__main__":

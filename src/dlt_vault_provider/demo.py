@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -109,6 +111,7 @@ def run_demo(keep_running: bool = False) -> int:
             "Vault requests for 100 lookups",
             f"{len(requests_seen)} in all ({len(reads)} read of the entry, the rest login and logout)",
         )
+        _run_dlt_pipeline(bao, workdir, role_id, secret_id)
         say("done", f"in {time.monotonic() - started:.1f}s; no secret was printed")
         if keep_running:
             _wait_for_interrupt(bao, pg)
@@ -117,6 +120,65 @@ def run_demo(keep_running: bool = False) -> int:
         pg.stop()
         bao.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_dlt_pipeline(bao: OpenBaoServer, workdir: Path, role_id: str, secret_id: Secret) -> None:
+    """examples/sql_to_duckdb.py, a plain dlt pipeline, run as the pipeline's AppRole with
+    nothing but the Vault address and login in its environment."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "sql_to_duckdb.py"
+    if not example.is_file():
+        say("dlt pipeline skipped", "examples/ is in the source checkout, not the wheel")
+        return
+    try:
+        import dlt  # noqa: F401
+    except ImportError:
+        say("dlt pipeline skipped", "pip install 'dlt-vault-provider[demo]' to run it")
+        return
+    project = workdir / "pipeline"
+    (project / ".dlt").mkdir(parents=True)
+    (project / ".dlt" / "config.toml").write_text(
+        '[vault.bindings]\n"sources.sql_database" = "db/orders_pg"\n', encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(
+        VAULT_ADDR=bao.address,
+        VAULT_AUTH_METHOD="approle",
+        VAULT_ROLE_ID=role_id,
+        VAULT_SECRET_ID=secret_id.reveal(),
+        DLT_DATA_DIR=str(project / "data"),
+        HOME=str(project),
+    )
+    mark = bao.audit_mark()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(example), "orders"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        say("dlt pipeline FAILED", f"exit {result.returncode}; its error follows")
+        print(result.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(1)
+    say(
+        "dlt pipeline sql_database->duckdb",
+        f"ran in {time.monotonic() - started:.1f}s, no credential in code or files",
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("loaded "):
+            say("  " + line)
+        elif " from " in line and line.startswith(("sources.", "destination.")):
+            key, where = line.split(" from ", 1)
+            say("  " + key, "from " + where)
+    traffic = [r.path for r in bao.audit_requests(mark)]
+    reads = sorted(p.split("/", 3)[-1] for p in traffic if p.startswith("catalog/data/"))
+    lists = [p for p in traffic if p.startswith("catalog/metadata/")]
+    say(
+        "Vault requests for the dlt run",
+        f"{len(traffic)} in all: 1 login, {len(lists)} list(s), read {', '.join(reads)}",
+    )
 
 
 def _prepare_database(pg: EmbeddedPostgres, loader_password: Secret) -> None:

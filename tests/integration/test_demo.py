@@ -18,4 +18,8 @@ def test_the_main_job_runs_end_to_end(bao, pg):  # the fixtures prove the binari
     assert "pipeline queried PostgreSQL        5 rows" in out
     assert "postgresql://loader:********@127.0.0.1:" in out
     assert "1 read of the entry" in out
+    # the dlt pipeline: sql_database from PostgreSQL into DuckDB, credentials from Vault
+    assert "loaded 5 rows into orders" in out
+    assert "sources.sql_database.credentials = ******** from catalog/default/db/orders_pg" in out
+    assert "read db/orders_pg" in out
     assert "Traceback" not in result.stderr
