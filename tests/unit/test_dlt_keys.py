@@ -2,8 +2,16 @@
 
 import pytest
 
-from dlt_vault_provider import ApiKey, ApiSecret, BasicAuth, BearerToken, DatabaseSecret, EntryRef
-from dlt_vault_provider import OAuth2ClientCredentials, ValidationFailed
+from dlt_vault_provider import (
+    ApiKey,
+    ApiSecret,
+    BasicAuth,
+    BearerToken,
+    DatabaseSecret,
+    EntryRef,
+    OAuth2ClientCredentials,
+    ValidationFailed,
+)
 from dlt_vault_provider.dlt_provider.keys import (
     DocumentField,
     EntryField,

@@ -15,7 +15,7 @@ def test_ruff_is_clean():
     if not Path(ruff).exists():
         pytest.fail("ruff is not installed: pip install -e '.[test]'")
     result = subprocess.run(
-        [ruff, "check", "src", "airflow_backend", "tests", "benchmarks"],
+        [ruff, "check", "src", "airflow_backend", "tests", "benchmarks", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,
