@@ -18,8 +18,7 @@ from tests.conftest import missing
 
 pytestmark = pytest.mark.integration
 
-ENTRY = DatabaseSecret(engine="postgresql", host="db.internal", username="u",
-                       password="outage-pw-123")
+ENTRY = DatabaseSecret(engine="postgresql", host="db.internal", username="u", password="outage-pw-123")
 
 
 @pytest.fixture
@@ -35,11 +34,17 @@ def own_bao(tmp_path):
 
 def test_resolved_values_keep_working_and_a_cold_miss_is_loud(own_bao, canary):
     canary("outage-pw-123")
-    settings = VaultSettings(url=own_bao.address, token=own_bao.root_token, renew=False,
-                             connect_timeout=1, read_timeout=2, deadline=3, max_attempts=2)
+    settings = VaultSettings(
+        url=own_bao.address,
+        token=own_bao.root_token,
+        renew=False,
+        connect_timeout=1,
+        read_timeout=2,
+        deadline=3,
+        max_attempts=2,
+    )
     with VaultSession(settings) as session:
-        session.request("POST", "sys/mounts/catalog", json={"type": "kv",
-                                                             "options": {"version": "2"}})
+        session.request("POST", "sys/mounts/catalog", json={"type": "kv", "options": {"version": "2"}})
         store = CatalogStore(session, kv_version=2)
         store.put("orders", ENTRY, expected_version=0)
         store.put("other", ENTRY, expected_version=0)

@@ -26,19 +26,24 @@ DB = EntryRef("db", "sql_database")
 
 
 def test_credentials_of_sources_and_destinations_follow_the_convention():
-    assert entry_candidates("credentials", ("sources", "sql_database", "sql_database"), None, {}) \
-        == [EntryField(DB, None, bound=False)]
-    assert entry_candidates("credentials", ("sources", "sql_database"), "p", {}) == \
-        [EntryField(DB, None, bound=False)]
-    assert entry_candidates("credentials", ("destination", "warehouse"), None, {}) == \
-        [EntryField(EntryRef("db", "warehouse"), None, bound=False)]
-    assert entry_candidates("password", ("destination", "warehouse", "credentials"), None, {}) \
-        == [EntryField(EntryRef("db", "warehouse"), "password", bound=False)]
+    assert entry_candidates("credentials", ("sources", "sql_database", "sql_database"), None, {}) == [
+        EntryField(DB, None, bound=False)
+    ]
+    assert entry_candidates("credentials", ("sources", "sql_database"), "p", {}) == [
+        EntryField(DB, None, bound=False)
+    ]
+    assert entry_candidates("credentials", ("destination", "warehouse"), None, {}) == [
+        EntryField(EntryRef("db", "warehouse"), None, bound=False)
+    ]
+    assert entry_candidates("password", ("destination", "warehouse", "credentials"), None, {}) == [
+        EntryField(EntryRef("db", "warehouse"), "password", bound=False)
+    ]
 
 
 def test_api_fields_of_sources_come_from_api_entries():
-    assert entry_candidates("api_key", ("sources", "weather"), None, {}) == \
-        [EntryField(EntryRef("api", "weather"), "api_key", bound=False)]
+    assert entry_candidates("api_key", ("sources", "weather"), None, {}) == [
+        EntryField(EntryRef("api", "weather"), "api_key", bound=False)
+    ]
     assert entry_candidates("token", ("destination", "x"), None, {}) == []
 
 
@@ -50,11 +55,11 @@ def test_other_keys_and_shapes_have_no_entry():
 
 
 def test_bindings_come_first_pipeline_scoped_before_global():
-    bindings = parse_bindings({"sources.sql_database": "db/orders_pg",
-                               "nightly.sources.sql_database": "db/orders_replica"})
+    bindings = parse_bindings(
+        {"sources.sql_database": "db/orders_pg", "nightly.sources.sql_database": "db/orders_replica"}
+    )
     found = entry_candidates("credentials", ("sources", "sql_database"), "nightly", bindings)
-    assert [f.ref for f in found] == [EntryRef("db", "orders_replica"), EntryRef("db", "orders_pg"),
-                                      DB]
+    assert [f.ref for f in found] == [EntryRef("db", "orders_replica"), EntryRef("db", "orders_pg"), DB]
     assert found[0].bound and not found[-1].bound
 
 
@@ -75,8 +80,14 @@ def test_documents_are_nested_under_their_section_never_the_root():
 
 
 def test_values_served_from_entries():
-    db = DatabaseSecret(engine="postgresql", host="h", username="u", password="p@w",
-                        database="d", options={"sslmode": "require"})
+    db = DatabaseSecret(
+        engine="postgresql",
+        host="h",
+        username="u",
+        password="p@w",
+        database="d",
+        options={"sslmode": "require"},
+    )
     assert database_value(db, None) == "postgresql://u:p%40w@h:5432/d?sslmode=require"
     assert database_value(db, "password") == "p@w"
     assert database_value(db, "port") == 5432

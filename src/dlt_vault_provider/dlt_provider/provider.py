@@ -32,6 +32,7 @@ from .keys import (
 log = logging.getLogger(__name__)
 
 PROVIDER_NAME = "Vault catalog"
+_OWN_SECTIONS = ("vault", "providers")
 
 
 class VaultCatalogProvider(ConfigProvider):
@@ -90,8 +91,10 @@ class VaultCatalogProvider(ConfigProvider):
         self, key: str, hint: Any, pipeline_name: str | None, *sections: str
     ) -> tuple[Any | None, str]:
         full_key = ".".join(p for p in (pipeline_name, *sections, key) if p)
-        if getattr(self._busy, "active", False) or (sections[:1] or (key,))[0] == "vault":
-            return None, full_key  # our own [vault] settings come from the other providers
+        if getattr(self._busy, "active", False) or (sections[:1] or (key,))[0] in _OWN_SECTIONS:
+            # our own [vault] settings, and dlt's switches for its providers, come from the
+            # other providers: answering them from Vault would be circular
+            return None, full_key
         resolver = self._ready()
         value, location = self._find(resolver, key, tuple(sections), pipeline_name)
         if value is not None:
