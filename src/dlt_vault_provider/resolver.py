@@ -79,6 +79,9 @@ class TtlCache(Generic[K, V]):
 
     def get(self, key: K) -> tuple[V, bool]:
         """The value for ``key`` and whether it is stale."""
+        slot = self._slots.get(key)  # lock-free fast path: slots are replaced, never mutated
+        if slot is not None and slot.error is None and self._clock() < slot.expires_at:
+            return slot.value, slot.stale  # type: ignore[return-value]
         while True:
             with self._lock:
                 slot = self._slots.get(key)

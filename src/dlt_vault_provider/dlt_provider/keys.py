@@ -48,6 +48,8 @@ API_FIELDS = (
     "scopes",
 )
 
+_ENTRY_KEYS = frozenset(("credentials", *DATABASE_FIELDS, *API_FIELDS))
+
 
 @dataclass(frozen=True)
 class EntryField:
@@ -89,6 +91,8 @@ def entry_candidates(
     bindings: Mapping[str, EntryRef],
 ) -> list[EntryField]:
     """Entries that may answer ``key`` under ``sections``, in order of preference."""
+    if key not in _ENTRY_KEYS:
+        return []  # the common case: dlt asks thousands of keys no entry can hold
     sections = tuple(s for s in sections if s)
     if key == "credentials":
         owner, field, kind = sections, None, EntryKind.DATABASE

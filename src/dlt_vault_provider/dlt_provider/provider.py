@@ -132,8 +132,8 @@ class VaultCatalogProvider(ConfigProvider):
             found = self._entry_value(resolver, candidate, key, sections)
             if found[0] is not None:
                 return found
-        if self._documents:
-            names = resolver.document_names()
+        names = resolver.document_names() if self._documents else ()
+        if names:  # most catalogs hold no documents: skip building candidates then
             for wanted in document_candidates(key, sections, pipeline):
                 if wanted.name not in names:
                     continue
