@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from dlt_vault_provider import CatalogStore, DatabaseSecret, VaultSession, VaultSettings
-from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer
+from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
 
 CHILD = Path(__file__).with_name("dlt_bench_child.py")
 VARIANTS = {
@@ -112,13 +111,7 @@ def run_once(
     extra_env: dict[str, str] | None = None,
 ) -> tuple[float, int]:
     run_dir = Path(tempfile.mkdtemp(dir=work, prefix=variant + "-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VAULT_", "BAO_", "SOURCES__", "DESTINATION__"))
-    }
-    env["HOME"] = str(run_dir)
-    env.update(extra_env or {})
+    env = clean_environ(HOME=str(run_dir), **(extra_env or {}))
     variant = variant.split(":")[0]
     if variant == "toml":
         (run_dir / ".dlt").mkdir()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from .catalog import ApiSecret, BearerToken, DatabaseSecret, masked_document
-from .devservers import EmbeddedPostgres, OpenBaoServer
+from .devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
 from .resolver import CatalogResolver
 from .secret import Secret
 from .settings import VaultSettings
@@ -139,8 +139,7 @@ def _run_dlt_pipeline(bao: OpenBaoServer, workdir: Path, role_id: str, secret_id
     (project / ".dlt" / "config.toml").write_text(
         '[vault.bindings]\n"sources.sql_database" = "db/orders_pg"\n', encoding="utf-8"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(
+    env = clean_environ(
         VAULT_ADDR=bao.address,
         VAULT_AUTH_METHOD="approle",
         VAULT_ROLE_ID=role_id,

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from dlt_vault_provider.devservers import clean_environ
+
 pytestmark = pytest.mark.integration
 
 DB_PASSWORD = "cli-db-pw-@:/?#%+ é"
@@ -17,8 +19,7 @@ def run(bao, workspace, canary):
     canary(DB_PASSWORD)
 
     def run(*args, stdin="", token=None, expect=0):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env.update(
+        env = clean_environ(
             VAULT_ADDR=bao.address,
             VAULT_TOKEN=token or bao.root_token.reveal(),
             DLT_VAULT_WORKSPACE=workspace,
@@ -146,8 +147,7 @@ def test_bad_input_names_the_field_and_writes_nothing(run, bao):
 
 
 def test_unreachable_vault_is_a_clear_error(run, workspace):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(VAULT_ADDR="http://127.0.0.1:9", VAULT_TOKEN="x-token-value", VAULT_MAX_RETRIES="1")
+    env = clean_environ(VAULT_ADDR="http://127.0.0.1:9", VAULT_TOKEN="x-token-value", VAULT_MAX_RETRIES="1")
     result = subprocess.run(
         [sys.executable, "-m", "dlt_vault_provider.cli", "ls"],
         capture_output=True,

@@ -4,7 +4,6 @@ real dlt, each pipeline in a fresh process configured only through the environme
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from dlt_vault_provider import ApiKey, ApiSecret, CatalogStore, DatabaseSecret, Secret
-from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer
+from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +81,7 @@ def run(
     if config_toml:
         (workdir / ".dlt").mkdir(exist_ok=True)
         (workdir / ".dlt" / "config.toml").write_text(config_toml)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VAULT_", "BAO_", "DESTINATION__", "SOURCES__"))
-    }
-    env.update(
+    env = clean_environ(
         VAULT_ADDR=bao.address,
         VAULT_TOKEN=token,
         VAULT__WORKSPACE=workspace,

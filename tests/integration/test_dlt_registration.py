@@ -1,13 +1,13 @@
 """How the provider gets into dlt: by the plugin when Vault is configured, by
 ``register()`` on request, and not at all when nothing is configured."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from dlt_vault_provider import DatabaseSecret
+from dlt_vault_provider.devservers import clean_environ
 
 pytestmark = pytest.mark.integration
 
@@ -24,8 +24,7 @@ print("after", names())
 
 
 def probe(tmp_path, env_extra, extra=""):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env.update(HOME=str(tmp_path), **env_extra)
+    env = clean_environ(HOME=str(tmp_path), **env_extra)
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(extra=extra)],
         cwd=tmp_path,

@@ -26,6 +26,7 @@ from pathlib import Path
 import requests
 
 from ..secret import Secret
+from .environ import clean_environ
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class OpenBaoServer:
                 "-dev-no-store-token",
             ]
         log_file = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - owned by the process
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env = clean_environ()
         self._process = subprocess.Popen(
             command,
             stdout=log_file,
