@@ -1,7 +1,8 @@
-"""Airflow secrets backend over the dlt-vault-provider catalog.
+"""Airflow secrets backend over the dlt-vault-provider catalog: ``VaultCatalogBackend``.
 
-Empty on purpose for now: ``VaultCatalogBackend`` arrives with the Airflow issue. The
-package exists so that the distribution's layout (and its import name) is fixed.
+Set ``AIRFLOW__SECRETS__BACKEND=airflow_backend.VaultCatalogBackend``. Imports Airflow.
 """
 
-__all__: list[str] = []
+from .backend import BackendOptions, VaultCatalogBackend, VaultCatalogBackendError
+
+__all__ = ["BackendOptions", "VaultCatalogBackend", "VaultCatalogBackendError"]

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from .catalog import EntryKind
 from .errors import AccessDenied, EntryNotFound, VaultError, VaultUnavailable
-from .store import CatalogStore, Document, Entry, EntryRef
+from .store import DOCUMENTS_FOLDER, CatalogStore, Document, Entry, EntryRef
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,11 @@ class TtlCache(Generic[K, V]):
             else:
                 self._slots.pop(key, None)
 
+    def invalidate_where(self, matches: Callable[[K], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._slots if matches(k)]:
+                del self._slots[key]
+
     def __len__(self) -> int:
         return len(self._slots)
 
@@ -174,22 +179,29 @@ class CatalogResolver:
     ) -> None:
         self.store = store
         timing = {"ttl": ttl, "miss_ttl": miss_ttl, "stale_ttl": stale_ttl, "clock": clock}
-        self._entries: TtlCache[EntryRef, Entry] = TtlCache(store.get, describe=store.where, **timing)
+        self._entries: TtlCache[tuple[EntryRef, int | None], Entry] = TtlCache(
+            lambda key: store.get(*key), describe=lambda key: store.where(key[0]), **timing
+        )
         self._names: TtlCache[EntryKind, frozenset[str]] = TtlCache(
             lambda kind: frozenset(store.names(kind)),
-            **timing,
             describe=lambda kind: f"{store.mount}/{store.workspace}/{kind.value}/",
+            **timing,
         )
         self._document_names: TtlCache[str, frozenset[str]] = TtlCache(
-            lambda _: frozenset(store.document_names()),
+            lambda folder: frozenset(store.document_names(folder)),
+            describe=lambda folder: f"{store.mount}/{store.workspace}/{folder}/",
             **timing,
-            describe=lambda _: f"{store.mount}/{store.workspace}/dlt/",
         )
-        self._documents: TtlCache[str, Document] = TtlCache(store.get_document, **timing)
+        self._documents: TtlCache[tuple[str, str], Document] = TtlCache(
+            lambda key: store.get_document(key[1], key[0]),
+            describe=lambda key: f"{store.mount}/{store.workspace}/{key[0]}/{key[1]}",
+            **timing,
+        )
 
-    def get(self, ref: EntryRef) -> Entry:
-        """The entry's latest version; ``entry.stale`` says if Vault was down and it is old."""
-        entry, stale = self._entries.get(ref)
+    def get(self, ref: EntryRef, version: int | None = None) -> Entry:
+        """The entry's latest (or pinned) version; ``entry.stale`` says it is an old value
+        served because Vault is unavailable."""
+        entry, stale = self._entries.get((ref, version))
         return replace(entry, stale=True) if stale else entry
 
     def names(self, kind: EntryKind) -> frozenset[str]:
@@ -200,20 +212,22 @@ class CatalogResolver:
     def exists(self, ref: EntryRef) -> bool:
         return ref.name in self.names(ref.kind)
 
-    def document_names(self) -> frozenset[str]:
-        """The plain documents under ``<workspace>/dlt/``: one ``LIST`` per TTL."""
-        return self._document_names.get("")[0]
+    def document_names(self, folder: str = DOCUMENTS_FOLDER) -> frozenset[str]:
+        """The plain documents in ``<workspace>/<folder>/``: one ``LIST`` per TTL."""
+        return self._document_names.get(folder)[0]
 
-    def document(self, name: str) -> Document:
-        return self._documents.get(name)[0]
+    def document(self, name: str, folder: str = DOCUMENTS_FOLDER) -> Document:
+        return self._documents.get((folder, name))[0]
 
     def invalidate(self, ref: EntryRef | None = None) -> None:
-        """Forget one entry (or, with no argument, everything): the next ``get`` reads Vault."""
-        self._entries.invalidate(ref)
+        """Forget one entry (every version of it) or, with no argument, everything."""
         if ref is None:
+            self._entries.invalidate()
             self._names.invalidate()
             self._document_names.invalidate()
             self._documents.invalidate()
+            return
+        self._entries.invalidate_where(lambda key: key[0] == ref)
 
     def __repr__(self) -> str:
         return f"CatalogResolver(store={self.store!r}, cached={len(self._entries)})"

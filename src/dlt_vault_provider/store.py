@@ -36,6 +36,9 @@ from .vault.session import RequestRejected, VaultSession
 log = logging.getLogger(__name__)
 
 DOCUMENTS_FOLDER = "dlt"  # plain documents for anything else a pipeline needs
+VARIABLES_FOLDER = "variables"  # Airflow Variables: {"value": ...}
+CONFIG_FOLDER = "config"  # Airflow config options: {"value": ...}
+_DOCUMENT_FOLDERS = (DOCUMENTS_FOLDER, VARIABLES_FOLDER, CONFIG_FOLDER)
 HISTORY_KEEP = 30  # versions whose author is kept in custom_metadata ("by.<version>")
 _META_VALUE_BYTES = 512  # Vault's limit for one custom_metadata value
 
@@ -257,19 +260,18 @@ class CatalogStore:
         """Entry names of one kind: ``LIST`` only, no metadata, no secret."""
         return sorted(k for k in self.kv.list(f"{self.workspace}/{kind.value}") if not k.endswith("/"))
 
-    def document_names(self) -> list[str]:
-        """Names of the plain documents under ``<workspace>/dlt/``: ``LIST`` only.
+    def document_names(self, folder: str = DOCUMENTS_FOLDER) -> list[str]:
+        """Names of the plain documents in ``<workspace>/<folder>/``: ``LIST`` only.
 
-        A document is named by the dotted section path it serves (``sources.pipedrive``,
+        dlt documents are named by the dotted section path they serve (``sources.pipedrive``,
         ``destination.bigquery.credentials``), so one flat listing finds them all."""
-        return sorted(k for k in self.kv.list(f"{self.workspace}/{DOCUMENTS_FOLDER}") if not k.endswith("/"))
+        return sorted(k for k in self.kv.list(self._document_path(folder, None)) if not k.endswith("/"))
 
-    def get_document(self, name: str) -> Document:
-        """``GET`` the document ``<workspace>/dlt/<name>``: any JSON object, all of it secret."""
-        validate_name(name)
-        where = f"{self.mount}/{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
+    def get_document(self, name: str, folder: str = DOCUMENTS_FOLDER) -> Document:
+        """``GET`` the document ``<workspace>/<folder>/<name>``: a JSON object, all of it secret."""
+        path = self._document_path(folder, name)
+        where = f"{self.mount}/{path}"
         kv = self.kv
-        path = f"{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
         if isinstance(kv, KvV1):
             return Document(name, self._read_or_not_found(lambda: kv.read(path), where), 0, where)
         block = self._read_or_not_found(lambda: kv.read(path), where)
@@ -278,11 +280,12 @@ class CatalogStore:
         version = int((block.get("metadata") or {}).get("version") or 0)
         return Document(name, dict(block["data"]), version, where)
 
-    def put_document(self, name: str, data: Mapping[str, Any], *, expected_version: int) -> int:
+    def put_document(
+        self, name: str, data: Mapping[str, Any], *, expected_version: int, folder: str = DOCUMENTS_FOLDER
+    ) -> int:
         """Write a plain document (check-and-set, like entries)."""
-        validate_name(name)
+        path = self._document_path(folder, name)
         kv = self._kv2("writing")
-        path = f"{self.workspace}/{DOCUMENTS_FOLDER}/{name}"
         try:
             written = kv.write(path, dict(data), cas=expected_version)
         except RequestRejected as exc:
@@ -295,6 +298,13 @@ class CatalogStore:
                 ) from None
             raise
         return int(written.get("version") or 0)
+
+    def _document_path(self, folder: str, name: str | None) -> str:
+        if folder not in _DOCUMENT_FOLDERS:
+            raise ValidationFailed.one("folder", f"must be one of {', '.join(_DOCUMENT_FOLDERS)}")
+        if name is None:
+            return f"{self.workspace}/{folder}"
+        return f"{self.workspace}/{folder}/{validate_name(name)}"
 
     def list(self, kind: EntryKind | None = None) -> list[EntrySummary]:
         """Every entry with its descriptors, from metadata only. One request per kind on

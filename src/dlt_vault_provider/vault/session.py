@@ -138,6 +138,7 @@ class VaultSession:
         self._closed = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._login_listeners: list[Callable[[Secret], None]] = []
         if settings.revoke_on_close:
             atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -264,6 +265,14 @@ class VaultSession:
             self._info = info
         return info
 
+    def on_login(self, listener: Callable[[Secret], None]) -> None:
+        """Call ``listener`` with each new token (now, if logged in already): log maskers
+        such as Airflow's register the token this way, never reading it themselves."""
+        self._login_listeners.append(listener)
+        state = self._state
+        if state is not None:
+            listener(state.token)
+
     def token_ttl(self) -> float | None:
         """Seconds left on the token by the session's clock; None if it never expires."""
         state = self._current_state()
@@ -317,6 +326,8 @@ class VaultSession:
             creation_ttl=int(creation_ttl or 0),
         )
         self._info = info
+        for listener in self._login_listeners:
+            listener(result.token)
         log.info(
             "Vault session for %s: logged in with %s (ttl %ss, renewable %s)",
             self.address,
