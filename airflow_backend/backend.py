@@ -27,7 +27,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 from airflow.secrets import BaseSecretsBackend
@@ -148,11 +148,8 @@ class VaultCatalogBackend(BaseSecretsBackend):
             settings = VaultSettings.from_env(
                 os.environ, url=self.options.url, namespace=self.options.namespace
             )
-            auth = auth_from_config(self.options.auth, os.environ)
-            self.session = VaultSession(settings, auth)
-        self.session.on_login(lambda token: _mask(token.reveal()))
-        self._resolvers: dict[str, CatalogResolver] = {}
-        self._lock = threading.Lock()
+            self._shared = _SharedState.for_process(settings, self.options)
+        self.session = self._shared.session
 
     def __repr__(self) -> str:
         return f"VaultCatalogBackend(session={self.session!r}, options={self.options!r})"
@@ -226,18 +223,58 @@ class VaultCatalogBackend(BaseSecretsBackend):
         return [self._resolver(w) for w in workspaces]
 
     def _resolver(self, workspace: str) -> CatalogResolver:
+        return self._shared.resolver(workspace, self.options)
+
+
+class _SharedState:
+    """One session (one login) and one cache per workspace for the whole process.
+
+    Airflow builds several backend instances in one process (one per secrets search path:
+    the task SDK's, core's for ``airflow.models.Variable``, the supervisor's); instances
+    with the same settings share this, so a process logs in once and reads a conn_id once
+    per TTL whichever instance asks. Kept per process on purpose, and keyed by settings.
+    """
+
+    _registry: ClassVar[dict[tuple[Any, ...], _SharedState]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, session: VaultSession) -> None:
+        self.session = session
+        self.session.on_login(lambda token: _mask(token.reveal()))
+        self._resolvers: dict[str, CatalogResolver] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_process(cls, settings: VaultSettings, options: BackendOptions) -> _SharedState:
+        auth_items = tuple(sorted((k, str(v)) for k, v in options.auth.items()))
+        key = (
+            settings,
+            auth_items,
+            options.mount,
+            options.kv_version,
+            options.ttl,
+            options.miss_ttl,
+            options.stale_ttl,
+        )
+        with cls._registry_lock:
+            shared = cls._registry.get(key)
+            if shared is None or shared.session.closed:
+                auth = auth_from_config(options.auth, os.environ)
+                shared = cls._registry[key] = cls(VaultSession(settings, auth))
+            return shared
+
+    def resolver(self, workspace: str, options: BackendOptions) -> CatalogResolver:
         with self._lock:
             resolver = self._resolvers.get(workspace)
             if resolver is None:
                 store = CatalogStore(
-                    self.session,
-                    mount=self.options.mount,
-                    workspace=workspace,
-                    kv_version=self.options.kv_version,
+                    self.session, mount=options.mount, workspace=workspace, kv_version=options.kv_version
                 )
-                ttl = self.options.ttl
                 resolver = CatalogResolver(
-                    store, ttl=ttl, miss_ttl=self.options.miss_ttl or ttl, stale_ttl=self.options.stale_ttl
+                    store,
+                    ttl=options.ttl,
+                    miss_ttl=options.miss_ttl or options.ttl,
+                    stale_ttl=options.stale_ttl,
                 )
                 self._resolvers[workspace] = resolver
             return resolver
