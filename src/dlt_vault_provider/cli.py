@@ -180,6 +180,21 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     doctor.set_defaults(run=cmd_doctor)
 
+    form = commands.add_parser(
+        "form",
+        help="serve the registration form (HTML)",
+        description="People sign in with their own Vault identity.",
+    )
+    form.add_argument("--host", default="127.0.0.1")
+    form.add_argument("--port", type=int, default=8080)
+    form.add_argument("--addr", help="Vault address (VAULT_ADDR)")
+    form.add_argument("--mount", default=env.get("DLT_VAULT_MOUNT", "catalog"))
+    form.add_argument("--workspace", default=env.get("DLT_VAULT_WORKSPACE", "default"))
+    form.add_argument(
+        "--secure-cookies", action="store_true", help="mark cookies Secure (behind an HTTPS proxy)"
+    )
+    form.set_defaults(run=cmd_form)
+
     demo = commands.add_parser(
         "demo",
         help="the main job: start a dev OpenBao and PostgreSQL, "
@@ -448,6 +463,21 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         mark = "ok " if check.ok else "FAIL"
         print(f"[{mark}] {check.name:<{width}}  {check.detail}")
     return 0 if all(c.ok for c in checks) else EXIT_DOCTOR
+
+
+def cmd_form(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    try:
+        import uvicorn
+
+        from .form import create_app
+    except ImportError:
+        raise ValidationFailed.one(
+            "form", "needs its extra: pip install 'dlt-vault-provider[form]'"
+        ) from None
+    settings = VaultSettings.from_env(env, url=args.addr)
+    app = create_app(settings, mount=args.mount, workspace=args.workspace, secure_cookies=args.secure_cookies)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, env: Mapping[str, str]) -> int:
