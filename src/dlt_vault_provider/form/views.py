@@ -263,16 +263,22 @@ async def save_entry(request: Request) -> Response:
     version = int(form.get("version") or 0) if editing else 0
     state = FormState(kind=kind, name=name, values=public_values(form, kind), version=version)
     keep: CatalogSecret | None = None
-    try:
-        if editing:
-            base = user.store.get(EntryRef(kind, name), version or None)
-            keep = base.secret
-            state.stored_secrets = values_of(base.secret)[1]
-        else:
+    errors: dict[str, str] = {}
+    if editing:
+        base = user.store.get(EntryRef(kind, name), version or None)
+        keep = base.secret
+        state.stored_secrets = values_of(base.secret)[1]
+    else:
+        try:
             entry_name(form)
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+    try:
         secret = database_from_form(form, keep) if kind is EntryKind.DATABASE else api_from_form(form, keep)
     except ValidationFailed as exc:
-        state.errors = exc.fields
+        errors.update(exc.fields)
+    if errors:  # every field to fix at once, the typed values kept, nothing written
+        state.errors = errors
         return _form_page(request, state, editing=editing, status_code=422)
     if form.get("action") == "test":
         result = probe(secret, form.get("test_path", ""))
