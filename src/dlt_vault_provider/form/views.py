@@ -316,8 +316,9 @@ async def probe_json(request: Request) -> Response:
     kind = _kind(request)
     keep = None
     name = form.get("name") or request.query_params.get("name", "")
-    if form.get("version") and name:
-        keep = user.store.get(EntryRef(kind, name), int(form["version"])).secret
+    version = int(form.get("version") or 0)
+    if version > 0 and name:  # editing: blank secret inputs test with the stored values
+        keep = user.store.get(EntryRef(kind, name), version).secret
     try:
         secret = database_from_form(form, keep) if kind is EntryKind.DATABASE else api_from_form(form, keep)
     except ValidationFailed as exc:

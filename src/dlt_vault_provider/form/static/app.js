@@ -33,7 +33,10 @@
       data.set("name", name);
       out.hidden = false; out.className = "notice"; out.textContent = "Testing…";
       fetch("/entries/test/" + form.getAttribute("data-kind"), { method: "POST", body: data, credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+        .then(function (r) {
+          if ((r.headers.get("content-type") || "").indexOf("json") < 0) { return { ok: false, message: "the app answered HTTP " + r.status + "; reload the page and try again." }; }
+          return r.json();
+        })
         .then(function (r) { out.className = r.ok ? "ok" : "alert"; out.textContent = "Test connection: " + (r.ok ? "success. " : "failed. ") + r.message; })
         .catch(function () { out.className = "alert"; out.textContent = "Test connection: the app could not be reached."; });
     });
