@@ -53,8 +53,9 @@ def form_server(bao, workspace) -> Iterator[tuple[str, Recorder]]:
     app = create_app(VaultSettings(url=bao.address), workspace=workspace)
     recorder = Recorder(app)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(recorder, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -77,9 +78,16 @@ def chromium() -> Iterator[object]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -87,17 +95,25 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def people(admin, workspace) -> dict[str, tuple[str, str]]:
     """An editor of this workspace and a person whose policy only lists it."""
-    editor = make_policy(admin, f"editor-{workspace}", f'''
+    editor = make_policy(
+        admin,
+        f"editor-{workspace}",
+        f"""
 path "catalog/data/{workspace}/*"              {{ capabilities = ["create", "read", "update", "delete"] }}
 path "catalog/metadata/{workspace}/*"          {{ capabilities = ["read", "list", "update"] }}
 path "catalog/detailed-metadata/{workspace}/*" {{ capabilities = ["list"] }}
 path "catalog/delete/{workspace}/*"            {{ capabilities = ["update"] }}
 path "catalog/undelete/{workspace}/*"          {{ capabilities = ["update"] }}
-''')
-    lister = make_policy(admin, f"lister-{workspace}", f'''
+""",
+    )
+    lister = make_policy(
+        admin,
+        f"lister-{workspace}",
+        f"""
 path "catalog/metadata/{workspace}/*"          {{ capabilities = ["read", "list"] }}
 path "catalog/detailed-metadata/{workspace}/*" {{ capabilities = ["list"] }}
-''')
+""",
+    )
     return {
         "editor": (f"ed-{workspace}", make_user(admin, f"ed-{workspace}", [editor]).reveal()),
         "lister": (f"li-{workspace}", make_user(admin, f"li-{workspace}", [lister]).reveal()),

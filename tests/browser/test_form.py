@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from dlt_vault_provider import CatalogStore, EntryKind, EntryRef
+from dlt_vault_provider import EntryKind, EntryRef
 from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -107,14 +107,15 @@ def test_register_an_api_entry(form_server, page, people, store, canary):
     assert_no_secret(recorder, token)
 
 
-def test_two_editors_the_second_is_told_of_the_conflict(form_server, chromium, pg, people, store,
-                                                       canary):
+def test_two_editors_the_second_is_told_of_the_conflict(form_server, chromium, pg, people, store, canary):
     base, recorder = form_server
     from dlt_vault_provider import DatabaseSecret
 
-    store.put("shared_db", DatabaseSecret(engine="postgresql", host="db.internal",
-                                          username="u", password=canary("shared-pw-1")),
-              expected_version=0)
+    store.put(
+        "shared_db",
+        DatabaseSecret(engine="postgresql", host="db.internal", username="u", password=canary("shared-pw-1")),
+        expected_version=0,
+    )
     ann, bob = chromium.new_context(), chromium.new_context()
     try:
         a, b = ann.new_page(), bob.new_page()
@@ -143,13 +144,17 @@ def test_two_editors_the_second_is_told_of_the_conflict(form_server, chromium, p
     assert_no_secret(recorder, "shared-pw-1")
 
 
-def test_a_lister_sees_the_catalog_and_is_refused_on_save(form_server, page, people, store,
-                                                          canary):
+def test_a_lister_sees_the_catalog_and_is_refused_on_save(form_server, page, people, store, canary):
     base, _ = form_server
     from dlt_vault_provider import DatabaseSecret
 
-    store.put("visible_db", DatabaseSecret(engine="postgresql", host="db.internal", username="u",
-                                           password=canary("visible-pw-1")), expected_version=0)
+    store.put(
+        "visible_db",
+        DatabaseSecret(
+            engine="postgresql", host="db.internal", username="u", password=canary("visible-pw-1")
+        ),
+        expected_version=0,
+    )
     sign_in(page, base, people["lister"])
     assert page.get_by_role("link", name="visible_db").is_visible()
     page.get_by_role("link", name="New database").click()
@@ -165,9 +170,17 @@ def test_a_lister_sees_the_catalog_and_is_refused_on_save(form_server, page, peo
 def test_a_post_without_the_csrf_token_is_refused(form_server, page, people, store):
     base, _ = form_server
     sign_in(page, base, people["editor"])
-    response = page.request.post(f"{base}/entries/new/db", form={
-        "name": "forged", "engine": "postgresql", "host": "h", "username": "u",
-        "password": "forged-pw", "action": "save"})
+    response = page.request.post(
+        f"{base}/entries/new/db",
+        form={
+            "name": "forged",
+            "engine": "postgresql",
+            "host": "h",
+            "username": "u",
+            "password": "forged-pw",
+            "action": "save",
+        },
+    )
     assert response.status == 403
     assert store.list() == []
 

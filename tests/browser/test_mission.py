@@ -16,7 +16,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_registered_in_the_browser_used_by_dlt_and_airflow(
-    form_server, chromium, people, items_db, airflow_home, bao, admin, store, workspace,  # noqa: F811
+    form_server,
+    chromium,
+    people,
+    items_db,
+    airflow_home,
+    bao,
+    admin,
+    store,
+    workspace,
     tmp_path,
 ):
     base, recorder = form_server
@@ -38,12 +46,19 @@ def test_registered_in_the_browser_used_by_dlt_and_airflow(
     assert store.get(EntryRef("db", "orders_pg")).secret.password == items_db.password
     token = reader(admin, workspace)
 
-    pipeline = run_pipeline("sql", tmp_path / "dlt", bao, workspace, token, config_toml=(
-        '[vault.bindings]\n"sources.sql_database" = "db/orders_pg"\n'))
+    pipeline = run_pipeline(
+        "sql",
+        tmp_path / "dlt",
+        bao,
+        workspace,
+        token,
+        config_toml=('[vault.bindings]\n"sources.sql_database" = "db/orders_pg"\n'),
+    )
     assert pipeline["ok"], pipeline.get("error")
     assert pipeline["rows"] == 5
 
-    task = run_dag(airflow_home, tmp_path, "query", {"url": bao.address, "workspace": workspace},
-                   VAULT_TOKEN=token)
+    task = run_dag(
+        airflow_home, tmp_path, "query", {"url": bao.address, "workspace": workspace}, VAULT_TOKEN=token
+    )
     assert task["rows"] == 5 and task["conn_type"] == "postgres"
     assert items_db.password.reveal() not in recorder.text()
