@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from dlt_vault_provider import CatalogStore, Secret, VaultSession, VaultSettings
-from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer
+from dlt_vault_provider import CatalogStore, DatabaseSecret, Secret, VaultSession, VaultSettings
+from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
 
+DAGS = Path(__file__).parent / "integration" / "airflow_dags" / "catalog_dags.py"
 REQUIRED = any(
     os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("DLT_VAULT_REQUIRE_SERVERS", "CI")
 )
@@ -139,6 +144,45 @@ def _no_secret_leaks(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_secret_output: the test prints secrets on purpose")
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    try:
+        import airflow  # noqa: F401
+    except ImportError:
+        missing("Apache Airflow is not installed: pip install -e '.[test]'")
+    home = tmp_path_factory.mktemp("airflow")
+    (home / "dags").mkdir()
+    shutil.copy(DAGS, home / "dags" / DAGS.name)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        env=clean_environ(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="false"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return home
+
+
+@pytest.fixture
+def items_db(pg, workspace, canary) -> DatabaseSecret:
+    database = f"af_{workspace.replace('-', '_')}"
+    with psycopg.connect(pg.url().reveal(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    with psycopg.connect(pg.url(database).reveal(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5) g")
+    canary(pg.password)
+    return DatabaseSecret(
+        engine="postgresql",
+        host=pg.host,
+        port=pg.port,
+        database=database,
+        username="postgres",
+        password=pg.password,
+    )
 
 
 def audit_paths(server: OpenBaoServer, mark: int, prefix: str = "") -> list[str]:

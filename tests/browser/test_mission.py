@@ -8,8 +8,8 @@ import re
 import pytest
 
 from dlt_vault_provider import EntryRef
+from tests.airflow_support import reader, run_dag
 from tests.browser.conftest import sign_in
-from tests.integration.test_airflow_backend import airflow_home, items_db, reader, run_dag  # noqa: F401
 from tests.integration.test_dlt_provider import run as run_pipeline
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -4,101 +4,17 @@ process configured only through the environment, as Airflow would run it."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from dlt_vault_provider import CatalogStore, DatabaseSecret, Secret
-from dlt_vault_provider.devservers import OpenBaoServer, clean_environ
-from tests.conftest import missing
+from dlt_vault_provider import CatalogStore, Secret
+from dlt_vault_provider.devservers import OpenBaoServer
+from tests.airflow_support import reader, run_dag
 
 pytestmark = pytest.mark.integration
 
 DAGS = Path(__file__).with_name("airflow_dags") / "catalog_dags.py"
-
-
-@pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> Path:
-    try:
-        import airflow  # noqa: F401
-    except ImportError:
-        missing("Apache Airflow is not installed: pip install -e '.[test]'")
-    home = tmp_path_factory.mktemp("airflow")
-    (home / "dags").mkdir()
-    shutil.copy(DAGS, home / "dags" / DAGS.name)
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        env=clean_environ(AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="false"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return home
-
-
-@pytest.fixture
-def items_db(pg, workspace, canary) -> DatabaseSecret:
-    database = f"af_{workspace.replace('-', '_')}"
-    with psycopg.connect(pg.url().reveal(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    with psycopg.connect(pg.url(database).reveal(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
-        conn.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5) g")
-    canary(pg.password)
-    return DatabaseSecret(
-        engine="postgresql",
-        host=pg.host,
-        port=pg.port,
-        database=database,
-        username="postgres",
-        password=pg.password,
-    )
-
-
-def run_dag(home: Path, tmp_path: Path, scenario: str, kwargs: dict, **env: str) -> dict:
-    result_file = tmp_path / f"{scenario}-{uuid.uuid4().hex[:6]}.json"
-    environment = clean_environ(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="false",
-        AIRFLOW__SECRETS__BACKEND="airflow_backend.VaultCatalogBackend",
-        AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps(kwargs),
-        SCENARIO=scenario,
-        RESULT_FILE=str(result_file),
-        HOME=str(tmp_path),
-        **env,
-    )
-    process = subprocess.run(
-        [sys.executable, str(home / "dags" / DAGS.name)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = process.stdout + process.stderr
-    (tmp_path / f"{scenario}.output.txt").write_text(output)
-    assert result_file.exists(), output[-5000:]
-    return {**json.loads(result_file.read_text()), "output": output}
-
-
-def reader(admin, workspace: str, *, denied: str | None = None) -> str:
-    """A token reading this workspace's catalog (minus ``denied``), nothing else."""
-    rules = [
-        f'path "catalog/data/{workspace}/*" {{ capabilities = ["read"] }}',
-        f'path "catalog/metadata/{workspace}/*" {{ capabilities = ["list"] }}',
-    ]
-    if denied:
-        rules.append(f'path "catalog/data/{workspace}/{denied}" {{ capabilities = ["deny"] }}')
-    admin.request("PUT", f"sys/policies/acl/af-{workspace}", json={"policy": "\n".join(rules)})
-    return admin.request("POST", "auth/token/create", json={"policies": [f"af-{workspace}"], "ttl": "1h"})[
-        "auth"
-    ]["client_token"]
 
 
 def test_a_task_gets_a_connection_and_queries_postgres(
