@@ -14,11 +14,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .catalog import ApiSecret, BearerToken, DatabaseSecret, masked_document
-from .devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
+from .devservers import EmbeddedPostgres, OpenBaoServer, clean_environ, free_port
 from .resolver import CatalogResolver
 from .secret import Secret
 from .settings import VaultSettings
@@ -112,9 +114,13 @@ def run_demo(keep_running: bool = False) -> int:
             f"{len(requests_seen)} in all ({len(reads)} read of the entry, the rest login and logout)",
         )
         _run_dlt_pipeline(bao, workdir, role_id, secret_id)
+        form_url, stop_form = _serve_form(bao, editor_password)
         say("done", f"in {time.monotonic() - started:.1f}s; no secret was printed")
-        if keep_running:
-            _wait_for_interrupt(bao, pg)
+        try:
+            if keep_running:
+                _wait_for_interrupt(bao, form_url)
+        finally:
+            stop_form()
         return 0
     finally:
         pg.stop()
@@ -230,13 +236,58 @@ def _query(entry: DatabaseSecret) -> int:
         return int(connection.execute("SELECT count(*) FROM orders").fetchone()[0])
 
 
-def _wait_for_interrupt(bao: OpenBaoServer, pg: EmbeddedPostgres) -> None:
+def _serve_form(bao: OpenBaoServer, editor_password: Secret) -> tuple[str, Callable[[], None]]:
+    """Serve the registration form on loopback and sign in to it as alice, over HTTP."""
+    try:
+        import httpx
+        import uvicorn
+
+        from .form import create_app
+    except ImportError:
+        say("form skipped", "pip install 'dlt-vault-provider[demo]' to serve it")
+        return "", lambda: None
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(VaultSettings(url=bao.address)), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as client:
+        page = client.get("/login")
+        nonce = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        catalog = client.post(
+            "/login",
+            data={
+                "csrf_token": nonce,
+                "method": "userpass",
+                "username": "alice",
+                "password": editor_password.reveal(),
+            },
+        )
+        rows = catalog.text.count('<tr class="')
+    say("registration form served", f"{url} (alice signed in, sees {rows} entries)")
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return url, stop
+
+
+def _wait_for_interrupt(bao: OpenBaoServer, form_url: str) -> None:
     token_file = bao.workdir / "root-token"
     token_file.touch(mode=0o600)
     token_file.write_text(bao.root_token.reveal(), encoding="utf-8")
     print("\nThe servers keep running until Ctrl-C. In another shell, try:")
     print(f"  export VAULT_ADDR={bao.address} VAULT_TOKEN_FILE={token_file}")
     print("  dlt-vault ls && dlt-vault get orders_pg && dlt-vault doctor")
+    if form_url:
+        print(f"  open {form_url} and sign in with a Vault token (the root token is in {token_file})")
     try:
         while True:
             time.sleep(3600)

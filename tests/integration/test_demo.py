@@ -22,4 +22,5 @@ def test_the_main_job_runs_end_to_end(bao, pg):  # the fixtures prove the binari
     assert "loaded 5 rows into orders" in out
     assert "sources.sql_database.credentials = ******** from catalog/default/db/orders_pg" in out
     assert "read db/orders_pg" in out
+    assert "(alice signed in, sees 2 entries)" in out  # the registration form, over HTTP
     assert "Traceback" not in result.stderr
