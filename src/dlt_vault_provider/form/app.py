@@ -11,11 +11,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -133,7 +134,7 @@ def _error(request: Request, status: int, title: str, detail: str) -> Response:
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
-    return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+    return views.redirect(request, "/login?next=" + quote(views.app_path(request)))
 
 
 async def _csrf_rejected(request: Request, exc: Exception) -> Response:
@@ -148,8 +149,8 @@ async def _csrf_rejected(request: Request, exc: Exception) -> Response:
 
 async def _login_expired(request: Request, exc: Exception) -> Response:
     request.app.state.sessions.end(request.cookies.get(COOKIE))
-    response = RedirectResponse("/login?m=Your+Vault+login+expired:+sign+in+again", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response = views.redirect(request, "/login?m=Your+Vault+login+expired:+sign+in+again")
+    response.delete_cookie(COOKIE, path=views.root(request) or "/")
     return response
 
 

@@ -47,7 +47,24 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("workspace", request.app.state.workspace)
     context.setdefault("mount", request.app.state.mount)
+    context.setdefault("root", root(request))
     return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def root(request: Request) -> str:
+    """Where the app is mounted ("" standalone, e.g. "/catalog-form" inside Airflow)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def redirect(request: Request, path: str) -> RedirectResponse:
+    """A 303 to ``path`` inside the app, wherever it is mounted."""
+    return RedirectResponse(root(request) + path, status_code=303)
+
+
+def app_path(request: Request) -> str:
+    """The request's path inside the app (without the mount prefix)."""
+    path, prefix = request.url.path, root(request)
+    return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
 
 def _secure(request: Request) -> bool:
@@ -134,11 +151,12 @@ async def login(request: Request) -> Response:
     )
     user = request.app.state.sessions.create(info.identity, store, ttl)
     target = form.get("next") or "/catalog"
-    response = RedirectResponse(
-        target if target.startswith("/") and not target.startswith("//") else "/catalog", status_code=303
+    safe = target.startswith("/") and not target.startswith("//")
+    response = redirect(request, target if safe else "/catalog")
+    response.set_cookie(
+        COOKIE, user.id, httponly=True, samesite="strict", secure=_secure(request), path=root(request) or "/"
     )
-    response.set_cookie(COOKIE, user.id, httponly=True, samesite="strict", secure=_secure(request), path="/")
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=root(request) or "/")
     return response
 
 
@@ -146,8 +164,8 @@ async def logout(request: Request) -> Response:
     user = signed_in(request)
     await form_data(request, user)
     request.app.state.sessions.end(user.id)
-    response = RedirectResponse("/login?m=Signed+out", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response = redirect(request, "/login?m=Signed+out")
+    response.delete_cookie(COOKIE, path=root(request) or "/")
     return response
 
 
@@ -155,7 +173,7 @@ async def logout(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/catalog", status_code=303)
+    return redirect(request, "/catalog")
 
 
 async def catalog(request: Request) -> Response:
@@ -288,7 +306,7 @@ async def save_entry(request: Request) -> Response:
     except WriteConflict as exc:
         return _conflict(request, user, state, secret, exc, editing)
     target = f"/entries/{kind.value}/{quote(name)}?m=" + quote(f"Saved version {written}")
-    return RedirectResponse(target, status_code=303)
+    return redirect(request, target)
 
 
 def _conflict(
@@ -339,7 +357,7 @@ async def delete_entry(request: Request) -> Response:
     await form_data(request, user)
     ref = _ref(request)
     user.store.delete(ref)
-    return RedirectResponse(f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Deleted", 303)
+    return redirect(request, f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Deleted")
 
 
 async def undelete_entry(request: Request) -> Response:
@@ -347,7 +365,7 @@ async def undelete_entry(request: Request) -> Response:
     await form_data(request, user)
     ref = _ref(request)
     user.store.undelete(ref)
-    return RedirectResponse(f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Undeleted", 303)
+    return redirect(request, f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Undeleted")
 
 
 async def restore_version(request: Request) -> Response:
@@ -360,15 +378,15 @@ async def restore_version(request: Request) -> Response:
             ref, version, expected_version=int(form.get("current", 0)), changed_by=user.identity
         )
     except WriteConflict:
-        return RedirectResponse(
+        return redirect(
+            request,
             f"/entries/{ref.kind.value}/{quote(ref.name)}?m="
             + quote("Not restored: the entry changed meanwhile. Look again, then restore."),
-            303,
         )
-    return RedirectResponse(
+    return redirect(
+        request,
         f"/entries/{ref.kind.value}/{quote(ref.name)}?m="
         + quote(f"Restored version {version} as version {written}"),
-        303,
     )
 
 

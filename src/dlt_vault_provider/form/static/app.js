@@ -29,10 +29,12 @@
     button.addEventListener("click", function (event) {
       event.preventDefault();
       var data = new URLSearchParams(new FormData(form));
-      var name = (form.querySelector("[name=name]") || {}).value || location.pathname.split("/")[3] || "";
+      var root = document.body.getAttribute("data-root") || "";
+      var parts = location.pathname.slice(root.length).split("/");
+      var name = (form.querySelector("[name=name]") || {}).value || parts[3] || "";
       data.set("name", name);
       out.hidden = false; out.className = "notice"; out.textContent = "Testing…";
-      fetch("/entries/test/" + form.getAttribute("data-kind"), { method: "POST", body: data, credentials: "same-origin" })
+      fetch(root + "/entries/test/" + form.getAttribute("data-kind"), { method: "POST", body: data, credentials: "same-origin" })
         .then(function (r) {
           if ((r.headers.get("content-type") || "").indexOf("json") < 0) { return { ok: false, message: "the app answered HTTP " + r.status + "; reload the page and try again." }; }
           return r.json();
