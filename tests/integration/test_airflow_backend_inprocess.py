@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import pytest
@@ -100,7 +101,9 @@ def test_native_async_lookups(bao, store, workspace):
     async def both():
         return await b.aget_connection("shop_db"), await b.aget_variable("v1")
 
-    conn, value = asyncio.run(both())
+    # a loop of its own: Playwright's sync API may hold this thread's loop in a full run
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        conn, value = pool.submit(asyncio.run, both()).result(60)
     assert conn.host == "db.internal" and value == "async-var"
 
 

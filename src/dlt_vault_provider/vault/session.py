@@ -154,8 +154,11 @@ class VaultSession:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop renewing; revoke a login token if ``revoke_on_close``. Safe to call twice."""
+    def close(self, *, at_exit: bool = False) -> None:
+        """Stop renewing; revoke a login token if ``revoke_on_close``. Safe to call twice.
+
+        ``at_exit``: the interpreter is ending, its log streams may be closed: one quick
+        attempt, no log lines."""
         with self._lock:
             if self._closed:
                 return
@@ -164,10 +167,12 @@ class VaultSession:
             state = self._state
         if self.settings.revoke_on_close and state is not None and state.from_login:
             try:
-                self._send("POST", "auth/token/revoke-self", token=state.token, idempotent=True)
-                log.info("revoked the login token of %s", self.auth.describe())
+                self._send("POST", "auth/token/revoke-self", token=state.token, idempotent=not at_exit)
+                if not at_exit:
+                    log.info("revoked the login token of %s", self.auth.describe())
             except VaultError as exc:
-                log.warning("could not revoke the login token at %s: %s", self.address, exc)
+                if not at_exit:
+                    log.warning("could not revoke the login token at %s: %s", self.address, exc)
         if self._renewer is not None and self._renewer is not threading.current_thread():
             self._renewer.join(timeout=2)
         self._adapter.close()
@@ -554,7 +559,7 @@ class VaultSession:
 def _close_at_exit(ref: weakref.ref[VaultSession]) -> None:
     session = ref()
     if session is not None:
-        session.close()
+        session.close(at_exit=True)
 
 
 def _token_info(data: Mapping[str, Any]) -> TokenInfo:
