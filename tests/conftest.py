@@ -108,6 +108,11 @@ def make_policy(admin: VaultSession, name: str, hcl: str) -> str:
     return name
 
 
+def canaries() -> frozenset[str]:
+    """Every secret value the tests have stored so far."""
+    return frozenset(_CANARIES)
+
+
 @pytest.fixture
 def canary() -> object:
     """``canary("value")`` registers a value that must never appear in captured output."""

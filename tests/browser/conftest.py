@@ -17,7 +17,7 @@ import pytest
 
 from dlt_vault_provider import VaultSettings
 from dlt_vault_provider.devservers import free_port
-from tests.conftest import ROOT, make_policy, make_user, missing
+from tests.conftest import ROOT, canaries, make_policy, make_user, missing
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -65,6 +65,9 @@ def form_server(bao, workspace) -> Iterator[tuple[str, Recorder]]:
     yield f"http://127.0.0.1:{port}", recorder
     server.should_exit = True
     thread.join(10)
+    received = recorder.text()
+    leaked = [value[:4] + "..." for value in canaries() if len(value) >= 6 and value in received]
+    assert not leaked, f"a stored secret reached the browser: {leaked}"
 
 
 @pytest.fixture(scope="session")
