@@ -91,6 +91,7 @@ ENGINES: dict[str, Engine] = {
         Engine("clickhouse", "clickhouse", 8123),
     )
 }
+CREDENTIAL_SOURCES = ("stored", "dynamic", "static")
 _ENGINE_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlserver": "mssql"}
 
 
@@ -238,6 +239,9 @@ class DatabaseSecret:
 
     ``password`` is a ``Secret``; every other field is a descriptor that may be shown.
     ``port`` defaults to the engine's; ``options`` become the URL's query string.
+    ``credentials`` says where username and password come from: ``stored`` here, or a
+    ``dynamic`` / ``static`` ``role`` of the database secrets engine at ``secrets_mount``
+    (then the stored username and password stay empty and a lease fills them at run time).
     """
 
     engine: str
@@ -249,6 +253,9 @@ class DatabaseSecret:
     options: Mapping[str, str] = field(default_factory=dict)
     driver: str = ""
     description: str = ""
+    credentials: str = "stored"
+    role: str = ""
+    secrets_mount: str = "database"
 
     kind: ClassVar[EntryKind] = EntryKind.DATABASE
     secret_fields: ClassVar[tuple[str, ...]] = ("password",)
@@ -269,9 +276,20 @@ class DatabaseSecret:
             port = ENGINES[engine].default_port
         _set(self, "port", port)
         _check(errors, "database", _text(self.database, required=False))
-        _check(errors, "username", _text(self.username, required=True))
-        if isinstance(self.username, str) and not _text(self.username, required=True):
-            _check(errors, "username", _single_line(self.username))
+        source = str(self.credentials or "stored").strip().lower()
+        if source not in CREDENTIAL_SOURCES:
+            errors.append(FieldError("credentials", f"must be one of {', '.join(CREDENTIAL_SOURCES)}"))
+        _set(self, "credentials", source)
+        if source == "stored":
+            _check(errors, "username", _text(self.username, required=True))
+        elif _name_problem(self.role):
+            errors.append(FieldError("role", f"names the {source} role of the database secrets engine"))
+        if _name_problem(self.secrets_mount):
+            errors.append(
+                FieldError("secrets_mount", "must be the mount path of the database secrets engine")
+            )
+        if isinstance(self.username, str) and not _text(self.username, required=False):
+            _check(errors, "username", _single_line(self.username) if self.username else None)
         _set(self, "password", _secret(self.password))
         _check(errors, "password", _secret_problem(self.password, required=False))
         _set(self, "options", _string_map(self.options, "options", errors, key_re=_KEY_RE))
@@ -345,6 +363,9 @@ class DatabaseSecret:
             "options": dict(self.options),
             "driver": self.driver,
             "description": self.description,
+            "credentials": self.credentials,
+            "role": self.role,
+            "secrets_mount": self.secrets_mount,
         }
 
     def descriptors(self) -> dict[str, str]:
@@ -356,7 +377,14 @@ class DatabaseSecret:
             "port": str(self.port or ""),
             "database": self.database,
             "description": self.description,
+            "credentials": self.credentials,
+            "role": self.role,
         }
+
+    @property
+    def leased(self) -> bool:
+        """True when username and password come from the database secrets engine."""
+        return self.credentials != "stored"
 
     @classmethod
     def from_vault(cls, data: Mapping[str, Any], *, where: str = "") -> DatabaseSecret:
@@ -369,11 +397,16 @@ def _database_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "host": data["host"],
         "port": data.get("port"),
         "database": data.get("database", ""),
-        "username": data["username"],
+        "username": data["username"]
+        if data.get("credentials", "stored") == "stored"
+        else data.get("username", ""),
         "password": Secret(data.get("password") or ""),
         "options": data.get("options") or {},
         "driver": data.get("driver", ""),
         "description": data.get("description", ""),
+        "credentials": data.get("credentials", "stored"),
+        "role": data.get("role", ""),
+        "secrets_mount": data.get("secrets_mount", "database"),
     }
 
 
@@ -656,6 +689,9 @@ _INPUT_KEYS: dict[EntryKind, set[str]] = {
         "options",
         "driver",
         "description",
+        "credentials",
+        "role",
+        "secrets_mount",
     },
     EntryKind.API: {"kind", "base_url", "auth", "headers", "description"},
 }

@@ -17,8 +17,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
-from .catalog import EntryKind
+from .catalog import DatabaseSecret, EntryKind
 from .errors import AccessDenied, EntryNotFound, VaultError, VaultUnavailable
+from .leases import LeaseManager
 from .store import DOCUMENTS_FOLDER, CatalogStore, Document, Entry, EntryRef
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,11 @@ class CatalogResolver:
         miss_ttl: float = 30.0,
         stale_ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        leases: LeaseManager | None = None,
     ) -> None:
         self.store = store
+        self._leases: LeaseManager | None = leases
+        self._leases_lock = threading.Lock()
         timing = {"ttl": ttl, "miss_ttl": miss_ttl, "stale_ttl": stale_ttl, "clock": clock}
         self._entries: TtlCache[tuple[EntryRef, int | None], Entry] = TtlCache(
             lambda key: store.get(*key), describe=lambda key: store.where(key[0]), **timing
@@ -200,9 +204,28 @@ class CatalogResolver:
 
     def get(self, ref: EntryRef, version: int | None = None) -> Entry:
         """The entry's latest (or pinned) version; ``entry.stale`` says it is an old value
-        served because Vault is unavailable."""
+        served because Vault is unavailable. A database entry whose credentials come from
+        the database secrets engine gets its username and password from this process's
+        lease (one per role per process)."""
         entry, stale = self._entries.get((ref, version))
+        secret = entry.secret
+        if isinstance(secret, DatabaseSecret) and secret.leased:
+            username, password = self.leases.credentials(secret)
+            entry = replace(entry, secret=replace(secret, username=username, password=password))
         return replace(entry, stale=True) if stale else entry
+
+    @property
+    def leases(self) -> LeaseManager:
+        """The lease manager for leased entries, created on first need."""
+        with self._leases_lock:
+            if self._leases is None:
+                self._leases = LeaseManager(self.store.session)
+            return self._leases
+
+    def close(self) -> None:
+        """Revoke this process's leases (the end of a run)."""
+        if self._leases is not None:
+            self._leases.close()
 
     def names(self, kind: EntryKind) -> frozenset[str]:
         """The names of one kind of entry: one ``LIST`` per TTL, so that a lookup of a name

@@ -108,7 +108,22 @@ def sql_twice(workdir: Path) -> dict:
     return {"rows": [first["rows"], second["rows"]], "trace": first["trace"] + second["trace"]}
 
 
+def sql_raises_midway(workdir: Path) -> dict:
+    """Credentials resolved and used, then the source fails: a run that ends in an error."""
+    from dlt.sources.sql_database import sql_database
+
+    pipeline = dlt.pipeline(
+        "raises",
+        destination=dlt.destinations.duckdb(str(workdir / "raises.duckdb")),
+        dataset_name="copied",
+        pipelines_dir=str(workdir / "pipelines"),
+    )
+    pipeline.run(sql_database(table_names=["items", "no_such_table"]))
+    return {"rows": None}
+
+
 SCENARIOS = {
+    "sql_raises_midway": sql_raises_midway,
     "sql": sql_pipeline,
     "postgres_destination": postgres_destination,
     "rest_api": rest_api,
