@@ -180,6 +180,25 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     doctor.set_defaults(run=cmd_doctor)
 
+    grant = commands.add_parser(
+        "grant",
+        parents=[common],
+        help="mint a token that reads only these entries",
+        description="Writes a read-only policy for exactly these entries (and the database "
+        "roles they lease) and prints a token bound to it. Needs a token allowed to write "
+        "policies and create tokens (sudo on auth/token/create).",
+    )
+    grant.add_argument("entries", nargs="+", metavar="ENTRY", help="db/<name> or api/<name>")
+    grant.add_argument("--ttl", default="15m")
+    grant.add_argument("--uses", type=int, help="the token works this many requests")
+    grant.add_argument("--wrap", metavar="TTL", help="print a single-use wrapping token")
+    grant.set_defaults(run=cmd_grant)
+
+    revoke = commands.add_parser("revoke", parents=[common], help="end a grant")
+    revoke.add_argument("accessor")
+    revoke.add_argument("--policy", help="also delete the grant's policy")
+    revoke.set_defaults(run=cmd_revoke)
+
     form = commands.add_parser(
         "form",
         help="serve the registration form (HTML)",
@@ -463,6 +482,37 @@ def cmd_doctor(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         mark = "ok " if check.ok else "FAIL"
         print(f"[{mark}] {check.name:<{width}}  {check.detail}")
     return 0 if all(c.ok for c in checks) else EXIT_DOCTOR
+
+
+def cmd_grant(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .grants import issue_grant
+
+    refs = [EntryRef.parse(text) for text in args.entries]  # refused before any Vault call
+    store = open_store(args, env)
+    with store.session:
+        grant = issue_grant(store, refs, ttl=args.ttl, uses=args.uses, wrap=args.wrap)
+    # the token is this command's output, as with `vault token create`
+    _print_json(
+        {
+            "token": grant.token.reveal(),
+            "wrapped": grant.wrapped,
+            "accessor": grant.accessor,
+            "policy": grant.policy,
+            "ttl": grant.ttl,
+            "entries": list(grant.entries),
+        }
+    )
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from .grants import revoke_grant
+
+    store = open_store(args, env)
+    with store.session:
+        revoke_grant(store.session, args.accessor, args.policy)
+    print(f"revoked the grant {args.accessor}" + (f" and its policy {args.policy}" if args.policy else ""))
+    return 0
 
 
 def cmd_form(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -187,12 +187,16 @@ class CatalogResolver:
             lambda key: store.get(*key), describe=lambda key: store.where(key[0]), **timing
         )
         self._names: TtlCache[EntryKind, frozenset[str]] = TtlCache(
-            lambda kind: frozenset(store.names(kind)),
+            lambda kind: _visible(
+                lambda: store.names(kind), f"{store.mount}/{store.workspace}/{kind.value}/"
+            ),
             describe=lambda kind: f"{store.mount}/{store.workspace}/{kind.value}/",
             **timing,
         )
         self._document_names: TtlCache[str, frozenset[str]] = TtlCache(
-            lambda folder: frozenset(store.document_names(folder)),
+            lambda folder: _visible(
+                lambda: store.document_names(folder), f"{store.mount}/{store.workspace}/{folder}/"
+            ),
             describe=lambda folder: f"{store.mount}/{store.workspace}/{folder}/",
             **timing,
         )
@@ -254,3 +258,13 @@ class CatalogResolver:
 
     def __repr__(self) -> str:
         return f"CatalogResolver(store={self.store!r}, cached={len(self._entries)})"
+
+
+def _visible(list_names: Callable[[], list[str]], folder: str) -> frozenset[str]:
+    """A folder's names; a folder this token may not list holds nothing it can use (a
+    grant lists only its entries' folders), said once per TTL in the log."""
+    try:
+        return frozenset(list_names())
+    except AccessDenied:
+        log.info("the policy does not allow listing %s: its entries are not visible here", folder)
+        return frozenset()

@@ -59,8 +59,10 @@ def test_bindings_come_first_pipeline_scoped_before_global():
         {"sources.sql_database": "db/orders_pg", "nightly.sources.sql_database": "db/orders_replica"}
     )
     found = entry_candidates("credentials", ("sources", "sql_database"), "nightly", bindings)
-    assert [f.ref for f in found] == [EntryRef("db", "orders_replica"), EntryRef("db", "orders_pg"), DB]
-    assert found[0].bound and not found[-1].bound
+    assert [f.ref for f in found] == [EntryRef("db", "orders_replica"), EntryRef("db", "orders_pg")]
+    assert all(f.bound for f in found)  # a binding replaces the convention
+    deeper = entry_candidates("credentials", ("sources", "sql_database", "sql_database"), None, bindings)
+    assert [f.ref for f in deeper] == [EntryRef("db", "orders_pg")]  # it covers subsections
 
 
 @pytest.mark.parametrize("target", ["orders_pg", "db/", "db/../x", "kv/x", "", "db/a/b"])

@@ -103,10 +103,16 @@ def entry_candidates(
     else:
         return []
     found: list[EntryField] = []
+    # A binding of a section covers its subsections too (dlt asks for
+    # sources.sql_database.sql_database before sources.sql_database): longest match first.
     for prefix in ((pipeline,) if pipeline else ()) + ("",):
-        bound = bindings.get(".".join(p for p in (prefix, *owner) if p))
-        if bound is not None:
-            found.append(EntryField(bound, field, bound=True))
+        for depth in range(len(owner), 1, -1):
+            bound = bindings.get(".".join(p for p in (prefix, *owner[:depth]) if p))
+            if bound is not None:
+                found.append(EntryField(bound, field, bound=True))
+                break
+    if found:
+        return found  # bound: the convention does not apply
     conventional = owner and owner[0] in KNOWN_TOPS and len(owner) in (2, 3)
     if conventional and not (kind is EntryKind.API and owner[0] != "sources"):
         # a section name that cannot be an entry name simply has no entry

@@ -194,24 +194,22 @@ class VaultSession:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
+        wrap_ttl: str | None = None,
     ) -> dict[str, Any] | None:
         """Send one authenticated request; return the JSON body (None for 204).
 
         ``path`` has no ``/v1/`` prefix, e.g. ``catalog/data/default/db/orders``.
         ``idempotent=False`` (default for POST) retries only when Vault surely did not
-        act: connection refused, 429, 503.
+        act: connection refused, 429, 503. ``wrap_ttl`` asks Vault to response-wrap.
         """
         state = self._current_state()
+        options = {"json": json, "params": params, "idempotent": idempotent, "wrap_ttl": wrap_ttl}
         try:
-            return self._send(
-                method, path, json=json, params=params, token=state.token, idempotent=idempotent
-            )
+            return self._send(method, path, token=state.token, **options)
         except AccessDenied:
             state = self._recover_from_403(state, path)
         try:
-            return self._send(
-                method, path, json=json, params=params, token=state.token, idempotent=idempotent
-            )
+            return self._send(method, path, token=state.token, **options)
         except AccessDenied:
             raise self._policy_denied(path) from None
 
@@ -253,7 +251,10 @@ class VaultSession:
                 address=self.address,
                 path="sys/wrapping/unwrap",
             ) from None
-        return dict((body or {}).get("data") or {})
+        unwrapped = dict((body or {}).get("data") or {})
+        if (body or {}).get("auth"):  # a wrapped token arrives as an auth block
+            unwrapped["auth"] = dict(body["auth"])
+        return unwrapped
 
     def unauthenticated(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
         """A request without a token (``sys/health``, ``sys/seal-status``)."""
@@ -466,12 +467,15 @@ class VaultSession:
         params: Mapping[str, Any] | None = None,
         token: Secret | None = None,
         idempotent: bool | None = None,
+        wrap_ttl: str | None = None,
     ) -> dict[str, Any] | None:
         method = method.upper()
         path = path.strip("/")
         if idempotent is None:
             idempotent = method in _IDEMPOTENT
         headers = {"X-Vault-Token": token.reveal()} if token else {}
+        if wrap_ttl:
+            headers["X-Vault-Wrap-TTL"] = wrap_ttl
         budget = self.retry.start(self._clock)
         secrets = _secret_strings(json, token)
         while True:
