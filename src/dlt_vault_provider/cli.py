@@ -114,6 +114,16 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     db.add_argument("--db-user", dest="db_username", metavar="USERNAME", help="database user")
     db.add_argument("--driver", help="SQLAlchemy driver, e.g. psycopg")
     db.add_argument(
+        "--credentials",
+        choices=["stored", "dynamic", "static"],
+        default="stored",
+        help="where username and password come from (default: stored)",
+    )
+    db.add_argument("--db-role", help="dynamic/static: the database secrets engine role")
+    db.add_argument(
+        "--secrets-mount", default="database", help="dynamic/static: the engine's mount (default: database)"
+    )
+    db.add_argument(
         "--option",
         action="append",
         default=[],
@@ -322,6 +332,9 @@ def _fields_from_flags(args: argparse.Namespace, env: Mapping[str, str]) -> dict
             "username": args.db_username,
             "password": secret,
             "driver": args.driver or "",
+            "credentials": args.credentials,
+            "role": args.db_role or "",
+            "secrets_mount": args.secrets_mount,
             "options": _options(args.option),
         }
     else:

@@ -38,6 +38,9 @@ path "catalog/undelete/default/*"          { capabilities = ["update"] }
 PIPELINE_POLICY = """
 path "catalog/data/default/*"     { capabilities = ["read"] }
 path "catalog/metadata/default/*" { capabilities = ["list"] }
+path "database/creds/orders_reader" { capabilities = ["read"] }
+path "sys/leases/renew"           { capabilities = ["update"] }
+path "sys/leases/revoke"          { capabilities = ["update"] }
 """
 
 
@@ -114,6 +117,7 @@ def run_demo(keep_running: bool = False) -> int:
             f"{len(requests_seen)} in all ({len(reads)} read of the entry, the rest login and logout)",
         )
         _run_dlt_pipeline(bao, workdir, role_id, secret_id)
+        _dynamic_user(bao, pg, settings, editor_password, role_id, secret_id)
         form_url, stop_form = _serve_form(bao, editor_password)
         say("done", f"in {time.monotonic() - started:.1f}s; no secret was printed")
         try:
@@ -186,6 +190,64 @@ def _run_dlt_pipeline(bao: OpenBaoServer, workdir: Path, role_id: str, secret_id
     )
 
 
+def _dynamic_user(
+    bao: OpenBaoServer,
+    pg: EmbeddedPostgres,
+    settings: VaultSettings,
+    editor_password: Secret,
+    role_id: str,
+    secret_id: Secret,
+) -> None:
+    """A database user that exists only while the pipeline runs."""
+    from .vault.database_engine import configure_postgres, create_dynamic_role
+
+    root = VaultSettings(url=bao.address, token=bao.root_token, renew=False)
+    with VaultSession(root) as admin:
+        configure_postgres(
+            admin,
+            connection="orders",
+            host=pg.host,
+            port=pg.port,
+            database="orders",
+            username="postgres",
+            password=pg.password,
+        )
+        create_dynamic_role(admin, role="orders_reader", connection="orders", default_ttl="5m", max_ttl="1h")
+    say("configured the database engine", "role orders_reader: a new PostgreSQL user per lease")
+    with VaultSession(settings, UserpassAuth("alice", editor_password)) as alice:
+        CatalogStore(alice).put(
+            "orders_dynamic",
+            DatabaseSecret(
+                engine="postgresql",
+                host=pg.host,
+                port=pg.port,
+                database="orders",
+                credentials="dynamic",
+                role="orders_reader",
+                description="Orders, leased users",
+            ),
+            expected_version=0,
+        )
+    say("alice registered db/orders_dynamic", "credentials: dynamic role orders_reader")
+    with VaultSession(settings, AppRoleAuth(role_id, secret_id)) as pipeline:
+        resolver = CatalogResolver(CatalogStore(pipeline, kv_version=2))
+        entry = resolver.get(EntryRef("db", "orders_dynamic")).secret
+        say("pipeline leased a database user", f"{entry.username} (password ********)")
+        say(
+            "  it queried PostgreSQL",
+            f"{_query(entry)} rows; user exists: {_role_exists(pg, entry.username)}",
+        )
+        resolver.close()
+        say("run ended: lease revoked", f"user exists: {_role_exists(pg, entry.username)}")
+
+
+def _role_exists(pg: EmbeddedPostgres, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(pg.url().reveal()) as conn:
+        return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is not None
+
+
 def _prepare_database(pg: EmbeddedPostgres, loader_password: Secret) -> None:
     import psycopg
     from psycopg import sql
@@ -199,6 +261,7 @@ def _prepare_database(pg: EmbeddedPostgres, loader_password: Secret) -> None:
         orders.execute("CREATE TABLE orders (id int PRIMARY KEY, amount numeric)")
         orders.execute("INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 5) g")
         orders.execute("GRANT SELECT ON orders TO loader")
+        orders.execute("GRANT SELECT ON orders TO PUBLIC")  # leased users read it too
 
 
 def _configure_vault(bao: OpenBaoServer) -> tuple[str, Secret, Secret]:

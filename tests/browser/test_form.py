@@ -248,3 +248,19 @@ def assert_no_secret(recorder, *secrets: str) -> None:
     text = recorder.text()
     for secret in secrets:
         assert secret not in text, "a stored secret reached the browser"
+
+
+def test_a_database_entry_with_a_dynamic_role(form_server, page, people, store):
+    base, _ = form_server
+    sign_in(page, base, people["editor"])
+    page.get_by_role("link", name="New database").click()
+    page.get_by_label("Name", exact=True).fill("leased_pg")
+    page.get_by_label("Host", exact=True).fill("db.internal")
+    page.get_by_label("Credentials", exact=True).select_option("dynamic")
+    assert not page.get_by_label("Password", exact=True).is_visible()
+    page.get_by_label("Role", exact=True).fill("reader")
+    page.get_by_label("Secrets engine mount", exact=True).fill("database")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/entries/db/leased_pg\?m=.*"))
+    saved = store.get(EntryRef("db", "leased_pg")).secret
+    assert (saved.credentials, saved.role, saved.username) == ("dynamic", "reader", "")

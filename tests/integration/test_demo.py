@@ -20,7 +20,11 @@ def test_the_main_job_runs_end_to_end(bao, pg):  # the fixtures prove the binari
     assert "1 read of the entry" in out
     # the dlt pipeline: sql_database from PostgreSQL into DuckDB, credentials from Vault
     assert "loaded 5 rows into orders" in out
-    assert "sources.sql_database.credentials = ******** from catalog/default/db/orders_pg" in out
+    assert "sources.sql_database.sql_database.credentials = ******** from catalog/default/db/orders_pg" in out
     assert "read db/orders_pg" in out
-    assert "(alice signed in, sees 2 entries)" in out  # the registration form, over HTTP
+    assert "(alice signed in, sees 3 entries)" in out  # the registration form, over HTTP
+    # a dynamic database user: created for the run, gone after it
+    assert "pipeline leased a database user    v-approle-orders_r" in out
+    assert "rows; user exists: True" in out
+    assert "run ended: lease revoked           user exists: False" in out
     assert "Traceback" not in result.stderr

@@ -83,6 +83,9 @@ def values_of(entry: CatalogSecret) -> tuple[dict[str, str], set[str]]:
             "username": entry.username,
             "options": "\n".join(f"{k}={v}" for k, v in entry.options.items()),
             "description": entry.description,
+            "credentials": entry.credentials,
+            "role": entry.role,
+            "secrets_mount": entry.secrets_mount,
         }, ({"password"} if entry.password else set())
     auth = entry.auth
     values = {
@@ -120,15 +123,20 @@ def database_from_form(form: Mapping[str, Any], keep: DatabaseSecret | None = No
     if not password and keep is not None:
         password = keep.password.reveal()  # blank on edit: keep the stored password
     try:
+        source = _text(form, "credentials") or "stored"
+        leased = source != "stored"
         entry = DatabaseSecret(
             engine=_text(form, "engine"),
             host=_text(form, "host"),
             port=_text(form, "port"),
             database=_text(form, "database"),
-            username=_text(form, "username"),
-            password=Secret(password),
+            username="" if leased else _text(form, "username"),
+            password=Secret("" if leased else password),
             options=options,
             description=_text(form, "description"),
+            credentials=source,
+            role=_text(form, "role") if leased else "",
+            secrets_mount=_text(form, "secrets_mount") or "database",
         )
     except ValidationFailed as exc:
         errors.extend(exc.errors)
