@@ -178,3 +178,39 @@ def test_an_airflow_task_gets_a_dynamic_user_revoked_when_it_ends(
     assert paths.count(f"{engine}/creds/reader") == 1  # 51 lookups, one lease
     assert paths.count("sys/leases/revoke") == 1
     assert roles(pg) - before == set()
+
+
+CHILD = """
+import sys, time
+from dlt_vault_provider import CatalogResolver, CatalogStore, EntryRef, VaultSession, VaultSettings
+session = VaultSession(VaultSettings(url=sys.argv[1], token=sys.argv[2]))
+entry = CatalogResolver(CatalogStore(session, workspace=sys.argv[3])).get(EntryRef("db", "short"))
+print(entry.secret.username, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_process_leaves_a_lease_that_vault_expires_at_its_ttl(
+    bao, admin, store, pg, items_db, engine, workspace
+):
+    import signal
+    import subprocess
+    import sys
+
+    create_dynamic_role(admin, mount=engine, role="kill", connection="pg", default_ttl="4s",
+                        max_ttl="4s")
+    store.put("short", dynamic_entry(items_db, engine, "kill"), expected_version=0)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, bao.address,
+                              bao.root_token.reveal(), workspace], stdout=subprocess.PIPE,
+                             text=True)
+    username = child.stdout.readline().strip()
+    assert username in roles(pg)
+    killed_at = time.monotonic()
+    child.send_signal(signal.SIGKILL)  # no atexit, no revocation: only Vault's expiry is left
+    child.wait(10)
+    while username in roles(pg) and time.monotonic() - killed_at < 60:
+        time.sleep(0.25)
+    gone_after = time.monotonic() - killed_at
+    assert username not in roles(pg)
+    print(f"lease of a SIGKILLed process expired {gone_after:.1f}s after the kill (TTL 4s)")
+    assert gone_after < 4 + 20  # at its TTL, plus Vault's revocation work
