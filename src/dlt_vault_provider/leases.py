@@ -68,8 +68,27 @@ class LeaseManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._tokens_seen = 0
+        self._new_token = threading.Event()
+        session.on_login(self._token_changed)
         if revoke_at_exit:
             atexit.register(_close_at_exit, weakref.ref(self))
+
+    def _token_changed(self, token: Secret) -> None:
+        """A new login: leases belong to the token that made them and die with it, so the
+        next lookup leases afresh under the new token. Only a flag here: this runs inside
+        the session's login, and taking our lock from there could deadlock."""
+        self._tokens_seen += 1
+        if self._tokens_seen > 1:
+            self._new_token.set()
+
+    def _retire_old_token_leases(self) -> None:
+        """(Holding the lock.) Leases of a previous token are retired, revoked at close."""
+        if self._new_token.is_set():
+            self._new_token.clear()
+            self._retired.extend(lease for lease in self._leases.values() if lease.lease_id)
+            self._leases = {k: v for k, v in self._leases.items() if not v.lease_id}
+            log.info("new Vault login: database leases are taken again under the new token")
 
     def on_replaced(self, listener: Listener) -> None:
         """Call ``listener(role, new_username)`` when a lease is replaced at its max TTL."""
@@ -79,6 +98,7 @@ class LeaseManager:
         """Username and password for a leased entry: from memory after the first call."""
         key = (secret.secrets_mount, secret.credentials, secret.role)
         with self._lock:
+            self._retire_old_token_leases()
             lease = self._leases.get(key)
             now = self._clock()
             if lease is None or (lease.ttl and now >= lease.expires_at()):

@@ -197,12 +197,13 @@ def test_a_killed_process_leaves_a_lease_that_vault_expires_at_its_ttl(
     import subprocess
     import sys
 
-    create_dynamic_role(admin, mount=engine, role="kill", connection="pg", default_ttl="4s",
-                        max_ttl="4s")
+    create_dynamic_role(admin, mount=engine, role="kill", connection="pg", default_ttl="4s", max_ttl="4s")
     store.put("short", dynamic_entry(items_db, engine, "kill"), expected_version=0)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, bao.address,
-                              bao.root_token.reveal(), workspace], stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, bao.address, bao.root_token.reveal(), workspace],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     username = child.stdout.readline().strip()
     assert username in roles(pg)
     killed_at = time.monotonic()
@@ -214,3 +215,35 @@ def test_a_killed_process_leaves_a_lease_that_vault_expires_at_its_ttl(
     assert username not in roles(pg)
     print(f"lease of a SIGKILLed process expired {gone_after:.1f}s after the kill (TTL 4s)")
     assert gone_after < 4 + 20  # at its TTL, plus Vault's revocation work
+
+
+def test_a_new_login_takes_the_leases_again_under_the_new_token(
+    bao, admin, store, pg, items_db, engine, workspace
+):
+    """Leases die with the token that made them: after a re-login, lease again."""
+    from dlt_vault_provider import CatalogStore, UserpassAuth, VaultSession, VaultSettings
+    from tests.conftest import make_policy, make_user
+
+    policy = make_policy(
+        admin,
+        f"lease-{workspace}",
+        f'''
+path "catalog/*" {{ capabilities = ["read", "list"] }}
+path "{engine}/creds/reader" {{ capabilities = ["read"] }}
+path "sys/leases/*" {{ capabilities = ["update"] }}
+''',
+    )
+    password = make_user(admin, f"lease-{workspace}", [policy])
+    store.put("orders_pg", dynamic_entry(items_db, engine), expected_version=0)
+    before = roles(pg)
+    with VaultSession(
+        VaultSettings(url=bao.address, renew=False), UserpassAuth(f"lease-{workspace}", password)
+    ) as session:
+        resolver = CatalogResolver(CatalogStore(session, workspace=workspace, kv_version=2))
+        first = resolver.get(EntryRef("db", "orders_pg")).secret.username
+        admin.request("POST", "auth/token/revoke", json={"token": session._state.token.reveal()})
+        resolver.invalidate()
+        second = resolver.get(EntryRef("db", "orders_pg")).secret
+        assert second.username != first and query(second) == 5
+        resolver.close()
+    assert roles(pg) - before == set()
