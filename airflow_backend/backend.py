@@ -43,28 +43,12 @@ from dlt_vault_provider.errors import (
 from dlt_vault_provider.resolver import CatalogResolver
 from dlt_vault_provider.settings import VaultSettings, parse_bool, parse_duration
 from dlt_vault_provider.store import CONFIG_FOLDER, VARIABLES_FOLDER, CatalogStore, EntryRef
-from dlt_vault_provider.vault.auth import auth_from_config
+from dlt_vault_provider.vault.auth import AUTH_KEYS, auth_from_config
 from dlt_vault_provider.vault.session import VaultSession
 
 from .mapping import connection_fields
 
 log = logging.getLogger(__name__)
-
-_AUTH_KEYS = (
-    "auth_method",
-    "auth_mount",
-    "role_id",
-    "secret_id",
-    "wrapped_secret_id",
-    "secret_id_file",
-    "username",
-    "password",
-    "password_file",
-    "role",
-    "jwt_file",
-    "token",
-    "token_file",
-)
 
 
 class VaultCatalogBackendError(AirflowSecretsBackendAccessDenied):
@@ -95,7 +79,7 @@ class BackendOptions:
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> BackendOptions:
         known = {f.name for f in fields(cls)} - {"auth"}
-        unknown = sorted(set(kwargs) - known - set(_AUTH_KEYS))
+        unknown = sorted(set(kwargs) - known - set(AUTH_KEYS))
         if unknown:
             raise ValidationFailed.one(
                 unknown[0],
@@ -104,10 +88,10 @@ class BackendOptions:
                 "Airflow secrets backend kwargs",
             )
         values: dict[str, Any] = {
-            "auth": {k: v for k, v in kwargs.items() if k in _AUTH_KEYS and v not in (None, "")}
+            "auth": {k: v for k, v in kwargs.items() if k in AUTH_KEYS and v not in (None, "")}
         }
         for key, raw in kwargs.items():
-            if key in _AUTH_KEYS:
+            if key in AUTH_KEYS:
                 continue
             values[key] = _convert(key, raw)
         return cls(**values)

@@ -28,9 +28,12 @@ def _form_apps() -> list[dict[str, object]]:
         log.warning("the catalog form needs: pip install 'dlt-vault-provider[form]'")
         return []
     try:
-        app = create_app(settings, mount=os.environ.get("DLT_VAULT_MOUNT", "catalog"),
-                         workspace=os.environ.get("DLT_VAULT_WORKSPACE", "default"),
-                         secure_cookies=True)
+        app = create_app(
+            settings,
+            mount=os.environ.get("DLT_VAULT_MOUNT", "catalog"),
+            workspace=os.environ.get("DLT_VAULT_WORKSPACE", "default"),
+            secure_cookies=True,
+        )
     except ValidationFailed as exc:
         log.error("the catalog form is not mounted: %s", exc)
         return []

@@ -18,29 +18,13 @@ from dlt.common.typing import TSecretStrValue
 from ..resolver import CatalogResolver
 from ..settings import VaultSettings, env_lookup
 from ..store import CatalogStore
-from ..vault.auth import auth_from_config
+from ..vault.auth import AUTH_KEYS, auth_from_config
 from ..vault.session import VaultSession
 
 if __import__("sys").version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-_AUTH_KEYS = (
-    "auth_method",
-    "auth_mount",
-    "role_id",
-    "secret_id",
-    "wrapped_secret_id",
-    "secret_id_file",
-    "username",
-    "password",
-    "password_file",
-    "role",
-    "jwt_file",
-    "token",
-    "token_file",
-)
 
 
 @configspec
@@ -84,9 +68,7 @@ def build_resolver(
     """One session (one login) and one resolver for the process's dlt provider."""
     env = os.environ if environ is None else environ
     settings = VaultSettings.from_env(env, url=config.url, namespace=config.namespace)
-    auth = auth_from_config(
-        {k: getattr(config, k) for k in _AUTH_KEYS if getattr(config, k) is not None}, env
-    )
+    auth = auth_from_config({k: getattr(config, k) for k in AUTH_KEYS if getattr(config, k) is not None}, env)
     session = VaultSession(settings, auth)
     store = CatalogStore(
         session, mount=config.mount, workspace=config.workspace, kv_version=config.kv_version

@@ -22,6 +22,23 @@ if TYPE_CHECKING:
     from .session import VaultSession
 
 KUBERNETES_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Every key ``auth_from_config`` reads: adapters accept exactly these in their settings.
+AUTH_KEYS = (
+    "auth_method",
+    "auth_mount",
+    "role_id",
+    "secret_id",
+    "wrapped_secret_id",
+    "secret_id_file",
+    "username",
+    "password",
+    "password_file",
+    "role",
+    "jwt",
+    "jwt_file",
+    "token",
+    "token_file",
+)
 
 
 @dataclass(frozen=True)
