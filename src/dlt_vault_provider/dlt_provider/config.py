@@ -47,6 +47,7 @@ class VaultProviderConfiguration(BaseConfiguration):
     password: TSecretStrValue | None = None
     password_file: str | None = None
     role: str | None = None
+    jwt: TSecretStrValue | None = None
     jwt_file: str | None = None
     token: TSecretStrValue | None = None
     token_file: str | None = None
