@@ -87,6 +87,8 @@ class VaultSettings:
     max_backoff: float = 2.0
     renew: bool = True
     revoke_on_close: bool = False
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 1.0
 
     def __post_init__(self) -> None:
         if self.token is not None and not isinstance(self.token, Secret):
@@ -145,7 +147,7 @@ class VaultSettings:
                 typed[name] = parse_bool(value, name)
             elif name in _DURATIONS:
                 typed[name] = parse_duration(value, name)
-            elif name == "max_attempts":
+            elif name in ("max_attempts", "breaker_threshold"):
                 try:
                     typed[name] = int(value)
                 except (TypeError, ValueError):
@@ -173,4 +175,4 @@ _ENV_NAMES = {
     "read_timeout": "CLIENT_TIMEOUT",
 }
 _BOOLS = {"skip_verify", "renew", "revoke_on_close"}
-_DURATIONS = {"connect_timeout", "read_timeout", "deadline", "backoff", "max_backoff"}
+_DURATIONS = {"connect_timeout", "read_timeout", "deadline", "backoff", "max_backoff", "breaker_cooldown"}

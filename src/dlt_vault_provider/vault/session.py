@@ -139,6 +139,9 @@ class VaultSession:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._login_listeners: list[Callable[[Secret], None]] = []
+        self._breaker_lock = threading.Lock()
+        self._breaker_failures = 0
+        self._breaker_open_until = 0.0
         if settings.revoke_on_close:
             atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -458,7 +461,47 @@ class VaultSession:
 
     # --- transport: the one place where HTTP becomes this package's errors ---------------
 
-    def _send(
+    def _send(self, method: str, path: str, **options: Any) -> dict[str, Any] | None:
+        """One call with its retries, behind the circuit breaker: after
+        ``breaker_threshold`` calls in a row found Vault unavailable, calls fail at once
+        (no request) for a cooldown that doubles up to 30 s; then one call tries again."""
+        now = self._clock()
+        with self._breaker_lock:
+            open_until, failures = self._breaker_open_until, self._breaker_failures
+        if now < open_until:
+            raise VaultUnavailable(
+                f"Vault at {self.address} failed {failures} calls in a row; not asking again "
+                f"for {open_until - now:.1f}s (circuit open) for {method.upper()} {path.strip('/')}",
+                address=self.address,
+                path=path.strip("/"),
+            )
+        try:
+            body = self._attempts(method, path, **options)
+        except VaultUnavailable:
+            with self._breaker_lock:
+                self._breaker_failures += 1
+                over = self._breaker_failures - self.settings.breaker_threshold
+                if over >= 0:
+                    pause = min(30.0, self.settings.breaker_cooldown * (2 ** min(over, 5)))
+                    self._breaker_open_until = self._clock() + pause
+                    log.warning(
+                        "Vault at %s: circuit open for %.1fs after %d failed calls",
+                        self.address,
+                        pause,
+                        self._breaker_failures,
+                    )
+            raise
+        except VaultError:
+            self._breaker_reset()
+            raise
+        self._breaker_reset()
+        return body
+
+    def _breaker_reset(self) -> None:
+        with self._breaker_lock:
+            self._breaker_failures, self._breaker_open_until = 0, 0.0
+
+    def _attempts(
         self,
         method: str,
         path: str,
@@ -495,7 +538,9 @@ class VaultSession:
                     json=json,
                     params=params,
                     timeout=timeout,
+                    stream=True,
                 )
+                _read_within(response, budget)
             except requests.RequestException as exc:
                 reason, not_sent = _describe_transport_error(exc)
                 log.debug("%s %s: %s (attempt %d)", method, path, reason, attempt)
@@ -651,6 +696,21 @@ def _exception_chain(exc: BaseException) -> Iterator[str]:
                 yield f"{type(reason).__name__} {reason}"
         current = current.__cause__ or current.__context__
         seen += 1
+
+
+def _read_within(response: requests.Response, budget: Any) -> None:
+    """Read the whole body before the call's deadline: a server that drips bytes slowly
+    would otherwise keep a read alive past it (socket timeouts are per read)."""
+    chunks = []
+    try:
+        for chunk in response.iter_content(chunk_size=16384):
+            chunks.append(chunk)
+            if budget.remaining() <= 0:
+                raise requests.ReadTimeout("the answer did not arrive within the deadline")
+    finally:
+        response.close()
+    response._content = b"".join(chunks)
+    response._content_consumed = True
 
 
 def _kv_upgrading(errors: tuple[str, ...]) -> bool:

@@ -1,0 +1,92 @@
+"""Faults between the client and the real OpenBao, through a fault-injecting proxy:
+every call ends by its deadline, retries are bounded, a dead Vault is not hammered."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dlt_vault_provider import (
+    CatalogStore,
+    DatabaseSecret,
+    EntryRef,
+    VaultSession,
+    VaultSettings,
+    VaultUnavailable,
+)
+from tests.faultproxy import FaultProxy
+
+pytestmark = pytest.mark.integration
+
+ENTRY = DatabaseSecret(engine="postgresql", host="h", username="u", password="fault-pw-1")
+
+
+@pytest.fixture
+def proxied(bao, store, workspace):
+    store.put("orders", ENTRY, expected_version=0)
+    port = int(bao.address.rsplit(":", 1)[1])
+    with FaultProxy(port) as proxy:
+        settings = VaultSettings(
+            url=proxy.address,
+            token=bao.root_token,
+            renew=False,
+            connect_timeout=1,
+            read_timeout=1,
+            deadline=2.5,
+            max_attempts=3,
+            backoff=0.05,
+            max_backoff=0.2,
+        )
+        with VaultSession(settings) as session:
+            client = CatalogStore(session, workspace=workspace, kv_version=2)
+            assert client.get(EntryRef("db", "orders")).version == 1  # through the proxy
+            yield proxy, client, settings
+
+
+@pytest.mark.parametrize("mode", ["stall", "drip", "reset", "down"])
+def test_every_call_ends_by_its_deadline(proxied, mode):
+    proxy, client, settings = proxied
+    proxy.mode = mode
+    started = time.monotonic()
+    with pytest.raises(VaultUnavailable) as caught:
+        client.get(EntryRef("db", "orders"))
+    took = time.monotonic() - started
+    assert took < settings.deadline + 1.5, f"{mode}: the call took {took:.1f}s"
+    assert proxy.address in str(caught.value)
+    assert proxy.connections[mode] <= settings.max_attempts  # bounded retries
+    assert "fault-pw-1" not in str(caught.value)
+
+
+def test_503_and_429_are_retried_a_bounded_number_of_times(proxied):
+    proxy, client, settings = proxied
+    for mode in ("http503", "http429"):
+        proxy.mode = mode
+        with pytest.raises(VaultUnavailable, match="after 3 attempt"):
+            client.get(EntryRef("db", "orders"))
+        assert proxy.connections[mode] == settings.max_attempts
+
+
+def test_a_dead_vault_is_not_hammered_and_recovery_is_automatic(proxied):
+    proxy, client, settings = proxied
+    proxy.mode = "down"
+    calls = 0
+    ends = time.monotonic() + 5
+    while time.monotonic() < ends:  # a busy consumer: a call every 20 ms for 5 s
+        calls += 1
+        with pytest.raises(VaultUnavailable):
+            client.get(EntryRef("db", "orders"))
+        time.sleep(0.02)
+    reached = proxy.connections["down"]
+    print(f"{calls} calls during a 5 s outage, {reached} connection attempts reached Vault")
+    assert calls > 50 and reached <= settings.breaker_threshold * settings.max_attempts + 10
+    proxy.mode = "pass"
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:  # the breaker lets one call through per cooldown
+        try:
+            assert client.get(EntryRef("db", "orders")).version == 1
+            break
+        except VaultUnavailable:
+            time.sleep(0.2)
+    else:
+        pytest.fail("the client did not recover after Vault came back")
