@@ -8,6 +8,7 @@ close at once). ``connections`` counts what reached the proxy, per mode.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -43,10 +44,8 @@ class FaultProxy:
         with self._live_lock:
             live, self._live = self._live, set()
         for sock in live:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def __enter__(self) -> FaultProxy:
         self._thread.start()
@@ -124,10 +123,8 @@ class FaultProxy:
                 pass
             finally:
                 for s in (src, dst):
-                    try:
+                    with contextlib.suppress(OSError):
                         s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
         back.start()
