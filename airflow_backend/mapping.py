@@ -87,25 +87,22 @@ def _database(secret: DatabaseSecret) -> ConnectionFields:
 
 def _api(secret: ApiSecret) -> ConnectionFields:
     auth = secret.auth
-    headers = {name: value.reveal() for name, value in secret.headers.items()}
+    headers = secret.request_headers()  # HttpHook sends extra as headers
     extra: dict[str, Any] = dict(headers)
     login = password = None
     if isinstance(auth, BasicAuth):
         login, password = auth.username, auth.password.reveal()
     elif isinstance(auth, BearerToken):
         password = auth.token.reveal()
-        extra["Authorization"] = f"Bearer {password}"
     elif isinstance(auth, ApiKey):
         password = auth.key.reveal()
-        if auth.location == "header":
-            extra[auth.name] = password
-        else:
+        if auth.location == "query":
             extra["api_key_param"] = auth.name
     elif isinstance(auth, OAuth2ClientCredentials):
         login, password = auth.client_id, auth.client_secret.reveal()
         extra.update(token_url=auth.token_url, scopes=list(auth.scopes))
     extra["auth_type"] = auth.scheme
-    secrets = tuple(v for v in (password, *headers.values(), extra.get("Authorization")) if v)
+    secrets = tuple(v for v in (password, *headers.values()) if v)
     return ConnectionFields(
         conn_type="http",
         host=secret.base_url,

@@ -602,6 +602,22 @@ class ApiSecret:
             "description": self.description,
         }
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers a request to this API carries: extra headers, a bearer token, a
+        header API key. Plain values: only for the request (or consumer) that needs them."""
+        headers = {name: value.reveal() for name, value in self.headers.items()}
+        if isinstance(self.auth, BearerToken):
+            headers["Authorization"] = f"Bearer {self.auth.token.reveal()}"
+        elif isinstance(self.auth, ApiKey) and self.auth.location == "header":
+            headers[self.auth.name] = self.auth.key.reveal()
+        return headers
+
+    def request_params(self) -> dict[str, str]:
+        """The query parameters a request carries: a query-string API key."""
+        if isinstance(self.auth, ApiKey) and self.auth.location == "query":
+            return {self.auth.name: self.auth.key.reveal()}
+        return {}
+
     def descriptors(self) -> dict[str, str]:
         return {
             "kind": self.kind.value,

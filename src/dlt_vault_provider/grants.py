@@ -76,23 +76,16 @@ def issue_grant(
     if uses:
         body["num_uses"] = int(uses)
     response = session.request("POST", "auth/token/create", json=body, wrap_ttl=wrap) or {}
-    if wrap:
-        info = response.get("wrap_info") or {}
-        return Grant(
-            Secret(str(info.get("token", ""))),
-            str(info.get("wrapped_accessor", "")),
-            policy,
-            ttl,
-            True,
-            tuple(map(str, refs)),
-        )
-    auth = response.get("auth") or {}
+    # wrapped: a single-use wrapping token, and the accessor of the token inside it
+    issued = response.get("wrap_info") if wrap else response.get("auth")
+    issued = issued or {}
+    token_key, accessor_key = ("token", "wrapped_accessor") if wrap else ("client_token", "accessor")
     return Grant(
-        Secret(str(auth.get("client_token", ""))),
-        str(auth.get("accessor", "")),
+        Secret(str(issued.get(token_key, ""))),
+        str(issued.get(accessor_key, "")),
         policy,
         ttl,
-        False,
+        bool(wrap),
         tuple(map(str, refs)),
     )
 

@@ -246,3 +246,13 @@ def test_secret_fields_are_declared():
     api = ApiSecret("https://x.example", BasicAuth("u", "p"), headers={"X-K": "v"})
     assert api.secret_fields == ("auth.password", "headers.X-K")
     assert isinstance(api.headers["X-K"], Secret)
+
+
+def test_what_a_request_to_an_api_carries():
+    bearer = ApiSecret("https://x.example", BearerToken("t1"), headers={"X-Tenant": "acme"})
+    assert bearer.request_headers() == {"X-Tenant": "acme", "Authorization": "Bearer t1"}
+    header_key = ApiSecret("https://x.example", ApiKey("X-Key", "k1"))
+    assert (header_key.request_headers(), header_key.request_params()) == ({"X-Key": "k1"}, {})
+    query_key = ApiSecret("https://x.example", ApiKey("appid", "k2", "query"))
+    assert (query_key.request_headers(), query_key.request_params()) == ({}, {"appid": "k2"})
+    assert ApiSecret("https://x.example", BasicAuth("u", "p")).request_headers() == {}

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 
 from ..catalog import (
-    ApiKey,
     ApiSecret,
     BasicAuth,
-    BearerToken,
     CatalogSecret,
     DatabaseSecret,
     OAuth2ClientCredentials,
@@ -88,16 +86,10 @@ def _api(entry: ApiSecret, path: str) -> ProbeResult:
         if path
         else entry.base_url
     )
-    headers = {k: v.reveal() for k, v in entry.headers.items()}
-    params: dict[str, str] = {}
+    headers, params = entry.request_headers(), entry.request_params()
     auth = None
     scheme = entry.auth
-    if isinstance(scheme, BearerToken):
-        headers["Authorization"] = f"Bearer {scheme.token.reveal()}"
-    elif isinstance(scheme, ApiKey):
-        target = headers if scheme.location == "header" else params
-        target[scheme.name] = scheme.key.reveal()
-    elif isinstance(scheme, BasicAuth):
+    if isinstance(scheme, BasicAuth):
         auth = (scheme.username, scheme.password.reveal())
     elif isinstance(scheme, OAuth2ClientCredentials):
         token = requests.post(

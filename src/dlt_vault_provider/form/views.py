@@ -61,6 +61,11 @@ def redirect(request: Request, path: str) -> RedirectResponse:
     return RedirectResponse(root(request) + path, status_code=303)
 
 
+def to_entry(request: Request, ref: EntryRef, message: str) -> RedirectResponse:
+    """Back to the entry's page, with a message for the person."""
+    return redirect(request, f"/entries/{ref.kind.value}/{quote(ref.name)}?m=" + quote(message))
+
+
 def app_path(request: Request) -> str:
     """The request's path inside the app (without the mount prefix)."""
     path, prefix = request.url.path, root(request)
@@ -305,8 +310,7 @@ async def save_entry(request: Request) -> Response:
         written = user.store.put(name, secret, expected_version=version, changed_by=user.identity)
     except WriteConflict as exc:
         return _conflict(request, user, state, secret, exc, editing)
-    target = f"/entries/{kind.value}/{quote(name)}?m=" + quote(f"Saved version {written}")
-    return redirect(request, target)
+    return to_entry(request, EntryRef(kind, name), f"Saved version {written}")
 
 
 def _conflict(
@@ -357,7 +361,7 @@ async def delete_entry(request: Request) -> Response:
     await form_data(request, user)
     ref = _ref(request)
     user.store.delete(ref)
-    return redirect(request, f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Deleted")
+    return to_entry(request, ref, "Deleted")
 
 
 async def undelete_entry(request: Request) -> Response:
@@ -365,7 +369,7 @@ async def undelete_entry(request: Request) -> Response:
     await form_data(request, user)
     ref = _ref(request)
     user.store.undelete(ref)
-    return redirect(request, f"/entries/{ref.kind.value}/{quote(ref.name)}?m=Undeleted")
+    return to_entry(request, ref, "Undeleted")
 
 
 async def restore_version(request: Request) -> Response:
@@ -378,16 +382,8 @@ async def restore_version(request: Request) -> Response:
             ref, version, expected_version=int(form.get("current", 0)), changed_by=user.identity
         )
     except WriteConflict:
-        return redirect(
-            request,
-            f"/entries/{ref.kind.value}/{quote(ref.name)}?m="
-            + quote("Not restored: the entry changed meanwhile. Look again, then restore."),
-        )
-    return redirect(
-        request,
-        f"/entries/{ref.kind.value}/{quote(ref.name)}?m="
-        + quote(f"Restored version {version} as version {written}"),
-    )
+        return to_entry(request, ref, "Not restored: the entry changed meanwhile. Look again, then restore.")
+    return to_entry(request, ref, f"Restored version {version} as version {written}")
 
 
 async def health(request: Request) -> Response:
