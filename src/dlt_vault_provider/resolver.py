@@ -108,12 +108,14 @@ class TtlCache(Generic[K, V]):
                 flight.done.set()
 
     def _fetch(self, key: K, previous: _Slot[V] | None) -> tuple[V, bool]:
+        # The TTL counts from when the read was sent, not from when the answer arrived: a
+        # value is never served more than ``ttl`` after a moment it was known current.
+        sent = self._clock()
         try:
             value = self._load(key)
         except _NEGATIVE as exc:
-            now = self._clock()
             with self._lock:
-                self._slots[key] = _Slot(error=exc, fetched_at=now, expires_at=now + self.miss_ttl)
+                self._slots[key] = _Slot(error=exc, fetched_at=sent, expires_at=sent + self.miss_ttl)
             raise
         except VaultUnavailable as exc:
             now = self._clock()
@@ -132,13 +134,12 @@ class TtlCache(Generic[K, V]):
             with self._lock:
                 self._slots[key] = replace(previous, expires_at=retry_at, stale=True)
             return previous.value, True  # type: ignore[return-value]
-        now = self._clock()
         with self._lock:
             self._slots[key] = _Slot(
                 value=value,
-                fetched_at=now,
-                expires_at=now + self.ttl,
-                stale_until=now + self.ttl + self.stale_ttl,
+                fetched_at=sent,
+                expires_at=sent + self.ttl,
+                stale_until=sent + self.ttl + self.stale_ttl,
             )
         return value, False
 

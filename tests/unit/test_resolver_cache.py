@@ -51,6 +51,23 @@ def test_hits_are_cached_for_their_ttl(parts):
     assert loader.calls == 2
 
 
+def test_the_ttl_counts_from_when_the_read_was_sent(parts):
+    """A slow read must not extend a value's life: it was known current only when sent."""
+    clock, loader, cache = parts
+    loader.values["a"] = 1
+    real_load = cache._load
+
+    def slow_load(key):
+        clock.now += 30  # the answer arrives 30 s after the read was sent
+        return real_load(key)
+
+    cache._load = slow_load
+    assert cache.get("a") == (1, False)  # sent at 1000, answered at 1030
+    loader.values["a"] = 2
+    clock.now = 1000 + 60  # 60 s after the send, 30 s after the answer
+    assert cache.get("a") == (2, False)
+
+
 def test_misses_are_cached_for_the_miss_ttl(parts):
     clock, loader, cache = parts
     for _ in range(3):
