@@ -112,21 +112,53 @@ def create_app(
 
 
 class BodyLimit:
-    """Refuse oversized bodies before they are parsed (and long before they reach Vault)."""
+    """Refuse oversized bodies before they are parsed (and long before they reach Vault).
+
+    A declared ``Content-Length`` is judged unread; a body without one (chunked) is read
+    up to the limit here and replayed to the app, so no body is ever read past it.
+    """
 
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-                response = Response(
-                    "Request too large: an entry is at most 64 KiB.", status_code=413, media_type="text/plain"
-                )
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > MAX_BODY:
+                await _too_large(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY:
+                await _too_large(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    response = Response(
+        "Request too large: an entry is at most 64 KiB.", status_code=413, media_type="text/plain"
+    )
+    await response(scope, receive, send)
 
 
 def _error(request: Request, status: int, title: str, detail: str) -> Response:
