@@ -41,7 +41,7 @@ from dlt_vault_provider.errors import (
     ValidationFailed,
 )
 from dlt_vault_provider.resolver import CatalogResolver
-from dlt_vault_provider.settings import VaultSettings, parse_bool, parse_duration
+from dlt_vault_provider.settings import TRANSPORT_KEYS, VaultSettings, parse_bool, parse_duration
 from dlt_vault_provider.store import CONFIG_FOLDER, VARIABLES_FOLDER, CatalogStore, EntryRef
 from dlt_vault_provider.vault.auth import AUTH_KEYS, auth_from_config
 from dlt_vault_provider.vault.session import VaultSession
@@ -75,10 +75,12 @@ class BackendOptions:
     extra_workspaces: tuple[str, ...] = ()
     team_segment: bool = False
     auth: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    transport: Mapping[str, Any] = field(default_factory=dict)
+    """Timeouts, deadline, retries and breaker (``TRANSPORT_KEYS``), over VAULT_<KEY>."""
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> BackendOptions:
-        known = {f.name for f in fields(cls)} - {"auth"}
+        known = {f.name for f in fields(cls)} - {"auth", "transport"} | set(TRANSPORT_KEYS)
         unknown = sorted(set(kwargs) - known - set(AUTH_KEYS))
         if unknown:
             raise ValidationFailed.one(
@@ -88,10 +90,11 @@ class BackendOptions:
                 "Airflow secrets backend kwargs",
             )
         values: dict[str, Any] = {
-            "auth": {k: v for k, v in kwargs.items() if k in AUTH_KEYS and v not in (None, "")}
+            "auth": {k: v for k, v in kwargs.items() if k in AUTH_KEYS and v not in (None, "")},
+            "transport": {k: v for k, v in kwargs.items() if k in TRANSPORT_KEYS and v not in (None, "")},
         }
         for key, raw in kwargs.items():
-            if key in AUTH_KEYS:
+            if key in AUTH_KEYS or key in TRANSPORT_KEYS:
                 continue
             values[key] = _convert(key, raw)
         return cls(**values)
@@ -130,7 +133,7 @@ class VaultCatalogBackend(BaseSecretsBackend):
         with _airflow_errors("configuring the Vault catalog backend"):
             self.options = BackendOptions.from_kwargs(kwargs)
             settings = VaultSettings.from_env(
-                os.environ, url=self.options.url, namespace=self.options.namespace
+                os.environ, url=self.options.url, namespace=self.options.namespace, **self.options.transport
             )
             self._shared = _SharedState.for_process(settings, self.options)
         self.session = self._shared.session

@@ -162,6 +162,19 @@ class VaultSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+TRANSPORT_KEYS = (
+    "connect_timeout",
+    "read_timeout",
+    "deadline",
+    "max_attempts",
+    "backoff",
+    "max_backoff",
+    "breaker_threshold",
+    "breaker_cooldown",
+)
+"""The settings that bound a call (timeouts, deadline, retries, circuit breaker): every
+consumer takes them from VAULT_<KEY> and from its own configuration under these names."""
+
 _ENV_NAMES = {
     "url": "ADDR",
     "namespace": "NAMESPACE",
@@ -173,6 +186,7 @@ _ENV_NAMES = {
     "token": "TOKEN",
     "token_file": "TOKEN_FILE",
     "read_timeout": "CLIENT_TIMEOUT",
+    **{key: key.upper() for key in TRANSPORT_KEYS if key not in ("read_timeout", "max_attempts")},
 }
 _BOOLS = {"skip_verify", "renew", "revoke_on_close"}
 _DURATIONS = {"connect_timeout", "read_timeout", "deadline", "backoff", "max_backoff", "breaker_cooldown"}

@@ -64,3 +64,24 @@ def test_auth_from_config_builds_each_method():
         auth_from_config({"auth_method": "magic"}, {})
     with pytest.raises(ValidationFailed, match="role_id"):
         auth_from_config({"auth_method": "approle"}, {})
+
+
+def test_every_bound_on_a_call_is_configurable_from_the_environment():
+    from dlt_vault_provider.settings import TRANSPORT_KEYS
+
+    env = {
+        "VAULT_ADDR": "http://127.0.0.1:8200",
+        "VAULT_CONNECT_TIMEOUT": "1",
+        "VAULT_CLIENT_TIMEOUT": "2",
+        "VAULT_DEADLINE": "2.5s",
+        "VAULT_MAX_RETRIES": "1",
+        "BAO_BACKOFF": "0.05",
+        "VAULT_MAX_BACKOFF": "0.5",
+        "VAULT_BREAKER_THRESHOLD": "3",
+        "VAULT_BREAKER_COOLDOWN": "2",
+    }
+    s = VaultSettings.from_env(env)
+    assert [getattr(s, key) for key in TRANSPORT_KEYS] == [1.0, 2.0, 2.5, 2, 0.05, 0.5, 3, 2.0]
+    assert VaultSettings.from_env(env, deadline="4").deadline == 4.0  # the consumer's own config wins
+    with pytest.raises(ValidationFailed, match="deadline"):
+        VaultSettings.from_env({**env, "VAULT_DEADLINE": "soon"})

@@ -16,7 +16,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from ..resolver import CatalogResolver
-from ..settings import VaultSettings, env_lookup
+from ..settings import TRANSPORT_KEYS, VaultSettings, env_lookup
 from ..store import CatalogStore
 from ..vault.auth import AUTH_KEYS, auth_from_config
 from ..vault.session import VaultSession
@@ -51,6 +51,16 @@ class VaultProviderConfiguration(BaseConfiguration):
     jwt_file: str | None = None
     token: TSecretStrValue | None = None
     token_file: str | None = None
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    deadline: float | None = None
+    """Seconds any one Vault call may take with its retries (default 20): no call hangs."""
+    max_attempts: int | None = None
+    backoff: float | None = None
+    max_backoff: float | None = None
+    breaker_threshold: int | None = None
+    """Calls in a row that found Vault unavailable before calls fail at once for a while."""
+    breaker_cooldown: float | None = None
     ttl: float = 300.0
     """Seconds an entry, a miss and the catalog's name list are kept in memory."""
     stale_ttl: float = 600.0
@@ -68,7 +78,12 @@ def build_resolver(
 ) -> CatalogResolver:
     """One session (one login) and one resolver for the process's dlt provider."""
     env = os.environ if environ is None else environ
-    settings = VaultSettings.from_env(env, url=config.url, namespace=config.namespace)
+    settings = VaultSettings.from_env(
+        env,
+        url=config.url,
+        namespace=config.namespace,
+        **{key: getattr(config, key) for key in TRANSPORT_KEYS},
+    )
     auth = auth_from_config({k: getattr(config, k) for k in AUTH_KEYS if getattr(config, k) is not None}, env)
     session = VaultSession(settings, auth)
     store = CatalogStore(

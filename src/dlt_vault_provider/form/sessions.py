@@ -36,7 +36,8 @@ class SignedIn:
         return self.store.session
 
     def csrf_ok(self, submitted: str | None) -> bool:
-        return bool(submitted) and hmac.compare_digest(self.csrf, str(submitted))
+        # bytes: compare_digest raises TypeError on a non-ASCII str (a forged token would be a 500)
+        return bool(submitted) and hmac.compare_digest(self.csrf.encode(), str(submitted).encode())
 
     def __repr__(self) -> str:
         return f"SignedIn(identity={self.identity!r})"

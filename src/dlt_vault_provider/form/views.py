@@ -115,7 +115,7 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form(max_fields=20, max_files=0)).items()}
     nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not nonce or not secrets.compare_digest(nonce, form.get("csrf_token", "")):
+    if not nonce or not secrets.compare_digest(nonce.encode(), form.get("csrf_token", "").encode()):
         raise CsrfRejected()
     method = form.get("method", "userpass")
     if method not in request.app.state.login_methods:
