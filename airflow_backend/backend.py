@@ -42,7 +42,13 @@ from dlt_vault_provider.errors import (
 )
 from dlt_vault_provider.resolver import CatalogResolver
 from dlt_vault_provider.settings import TRANSPORT_KEYS, VaultSettings, parse_bool, parse_duration
-from dlt_vault_provider.store import CONFIG_FOLDER, VARIABLES_FOLDER, CatalogStore, EntryRef
+from dlt_vault_provider.store import (
+    CONFIG_FOLDER,
+    VARIABLES_FOLDER,
+    CatalogStore,
+    EntryRef,
+    validate_workspace,
+)
 from dlt_vault_provider.vault.auth import AUTH_KEYS, auth_from_config
 from dlt_vault_provider.vault.session import VaultSession
 
@@ -77,6 +83,11 @@ class BackendOptions:
     auth: Mapping[str, Any] = field(default_factory=dict, repr=False)
     transport: Mapping[str, Any] = field(default_factory=dict)
     """Timeouts, deadline, retries and breaker (``TRANSPORT_KEYS``), over VAULT_<KEY>."""
+
+    def __post_init__(self) -> None:
+        """Workspaces are checked when the backend is configured, not at the first lookup."""
+        for workspace in (self.workspace, *self.extra_workspaces):
+            validate_workspace(workspace)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> BackendOptions:

@@ -12,6 +12,7 @@ with ``WriteConflict`` and nothing is overwritten.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ DOCUMENTS_FOLDER = "dlt"  # plain documents for anything else a pipeline needs
 VARIABLES_FOLDER = "variables"  # Airflow Variables: {"value": ...}
 CONFIG_FOLDER = "config"  # Airflow config options: {"value": ...}
 _DOCUMENT_FOLDERS = (DOCUMENTS_FOLDER, VARIABLES_FOLDER, CONFIG_FOLDER)
+MAX_DOCUMENT = 64 * 1024  # bytes of JSON: a config document, not a data store
 HISTORY_KEEP = 30  # versions whose author is kept in custom_metadata ("by.<version>")
 _META_VALUE_BYTES = 512  # Vault's limit for one custom_metadata value
 
@@ -283,8 +285,21 @@ class CatalogStore:
     def put_document(
         self, name: str, data: Mapping[str, Any], *, expected_version: int, folder: str = DOCUMENTS_FOLDER
     ) -> int:
-        """Write a plain document (check-and-set, like entries)."""
+        """Write a plain document (check-and-set, like entries). A document that is not a
+        JSON object of at most ``MAX_DOCUMENT`` bytes is refused before anything is sent."""
         path = self._document_path(folder, name)
+        if not isinstance(data, Mapping):
+            raise ValidationFailed.one("data", "must be a JSON object (a mapping of keys to values)")
+        try:
+            size = len(json.dumps(dict(data)).encode())
+        except (TypeError, ValueError):
+            raise ValidationFailed.one(
+                "data", "must hold only JSON values (text, numbers, lists, objects)"
+            ) from None
+        if size > MAX_DOCUMENT:
+            raise ValidationFailed.one(
+                "data", f"is {size} bytes of JSON; a document is at most {MAX_DOCUMENT} bytes: split it"
+            )
         kv = self._kv2("writing")
         try:
             written = kv.write(path, dict(data), cas=expected_version)
