@@ -5,8 +5,11 @@
 - ``admin``: a root ``VaultSession`` for setting things up (policies, users, roles).
 - ``store``: a ``CatalogStore`` on a workspace of its own, so tests never see each other.
 - ``pg``: one embedded PostgreSQL for the session.
-- ``canary``: register a secret value; every test's captured logs, stdout and stderr are
-  searched for every registered value, and a hit fails the test.
+- ``canary``: register a secret value. Every secret stored through ``CatalogStore.put``,
+  every userpass password and the root token are registered too. When a test ends, its
+  logs (DEBUG, all loggers), stdout/stderr, every error our code created, the files it
+  wrote under ``tmp_path`` and Airflow's task logs are searched for every registered
+  value (``_no_secret_leaks``), and so is a failure report; a hit fails the test.
 
 A missing server binary skips the integration tests, unless ``CI`` (set by CI) or
 ``DLT_VAULT_REQUIRE_SERVERS`` is true: then it fails.
@@ -14,11 +17,14 @@ A missing server binary skips the integration tests, unless ``CI`` (set by CI) o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +32,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dlt_vault_provider import CatalogStore, DatabaseSecret, Secret, VaultSession, VaultSettings
+from dlt_vault_provider import (
+    CatalogStore,
+    DatabaseSecret,
+    DltVaultError,
+    Secret,
+    VaultSession,
+    VaultSettings,
+)
 from dlt_vault_provider.devservers import EmbeddedPostgres, OpenBaoServer, clean_environ
 
 DAGS = Path(__file__).parent / "integration" / "airflow_dags" / "catalog_dags.py"
@@ -56,6 +69,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
         server.start()
     except FileNotFoundError as exc:
         missing(str(exc))
+    _CANARIES.add(server.root_token.reveal())
     admin_request(server, "POST", "sys/mounts/catalog", {"type": "kv", "options": {"version": "2"}})
     admin_request(server, "POST", "sys/mounts/legacy", {"type": "kv", "options": {"version": "1"}})
     admin_request(server, "POST", "sys/auth/userpass", {"type": "userpass"})
@@ -125,26 +139,154 @@ def canary() -> object:
     return register
 
 
-@pytest.fixture(autouse=True)
-def _no_secret_leaks(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
-) -> Iterator[None]:
-    """Every log record (DEBUG, all loggers), stdout and stderr, searched for every canary."""
-    caplog.set_level(logging.DEBUG)
+# --- leak checks: one place, for every test ----------------------------------------------
+
+_LOG_TEXTS: list[str] = []
+_LOG_FORMAT = logging.Formatter("%(levelname)s %(name)s %(message)s")
+_ERRORS_SEEN: list[BaseException] = []
+MAX_SCANNED_FILE = 50 * 1024 * 1024
+
+
+def _record_error(cls: type[BaseException], *args: object, **kwargs: object) -> BaseException:
+    """``__new__`` of our error classes during tests: behaves as before, and keeps the
+    instance so its message, repr and traceback are searched when the test ends."""
+    error = BaseException.__new__(cls, *args, **kwargs)
+    _ERRORS_SEEN.append(error)
+    return error
+
+
+def _secret_values(value: object) -> set[str]:
+    """Every ``Secret`` inside an entry (nested dataclasses, mappings, sequences)."""
+    if isinstance(value, Secret):
+        return {value.reveal()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return set().union(*(_secret_values(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, dict):
+        return set().union(*(_secret_values(v) for v in value.values()))
+    if isinstance(value, list | tuple):
+        return set().union(*(_secret_values(v) for v in value))
+    return set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_secrets() -> Iterator[None]:
+    """Every secret a test stores in the catalog becomes a canary; every error our code
+    creates is kept for the leak check."""
+    original_put = CatalogStore.put
+
+    def put(self: CatalogStore, name: str, secret: object, **kwargs: object) -> int:
+        _CANARIES.update(_secret_values(secret))
+        return original_put(self, name, secret, **kwargs)  # type: ignore[arg-type]
+
+    original_handle = logging.Logger.handle
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        """Every record of every logger (propagating or not) passes here."""
+        try:
+            _LOG_TEXTS.append(_LOG_FORMAT.format(record))
+        except Exception:  # a record that cannot format still has its parts searched
+            _LOG_TEXTS.append(f"{record.msg!r} {record.args!r}")
+        original_handle(self, record)
+
+    CatalogStore.put = put  # type: ignore[method-assign]
+    DltVaultError.__new__ = _record_error  # type: ignore[method-assign,assignment]
+    logging.Logger.handle = handle  # type: ignore[method-assign]
     yield
-    out, err = capfd.readouterr()
-    captured = {"logs": caplog.text, "stdout": out, "stderr": err}
-    # Put what we read back so pytest still shows it on failure.
-    print(out, end="")
-    leaks = [
-        (where, value[:4] + "...")
-        for value in _CANARIES
-        if len(value) >= 6
-        for where, text in captured.items()
-        if value in text
+    logging.Logger.handle = original_handle  # type: ignore[method-assign]
+    CatalogStore.put = original_put  # type: ignore[method-assign]
+    del DltVaultError.__new__
+
+
+def _files_text(folder: Path, since: float) -> Iterator[tuple[str, bytes]]:
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < MAX_SCANNED_FILE:
+                yield str(path), path.read_bytes()
+        except OSError:
+            continue
+
+
+def _error_text(error: BaseException) -> str:
+    try:
+        return f"{error!s}\n{error!r}\n" + "".join(traceback.format_exception(error))
+    except Exception as exc:  # a broken __str__ is a finding too, not a crash of the check
+        return f"<unprintable {type(error).__name__}: {type(exc).__name__}>"
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaks(request: pytest.FixtureRequest, capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Searched for every canary when a test ends: every log record at DEBUG (all loggers,
+    hvac, urllib3, requests and httpx included), stdout and stderr (ours and child
+    processes'), every error our code created (message, repr, traceback with its causes),
+    files the test wrote under its ``tmp_path`` (dlt traces, run logs) and Airflow task logs.
+    The failure report itself is searched and withheld by ``pytest_runtest_makereport``."""
+    started = time.time() - 1
+    loggers = [logging.root] + [
+        logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)
     ]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:  # every logger at DEBUG: a secret in any debug line is found
+        logger.setLevel(logging.DEBUG)
+    _LOG_TEXTS.clear()
+    backend = sys.modules.get("airflow_backend.backend")
+    if backend is not None:  # Airflow's own error class, when Airflow is loaded
+        backend.VaultCatalogBackendError.__new__ = _record_error
+    _ERRORS_SEEN.clear()
+    folders = [  # looked up now: these fixtures are torn down before this one
+        request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None,
+        request.getfixturevalue("airflow_home") / "logs" if "airflow_home" in request.fixturenames else None,
+    ]
+    yield
+    for logger, level in levels:
+        logger.setLevel(level)
+    out, err = capfd.readouterr()
+    print(out, end="")  # put it back so pytest still shows it on failure
+    texts: dict[str, bytes] = {
+        "logs": "\n".join(_LOG_TEXTS).encode(),
+        "stdout": out.encode(),
+        "stderr": err.encode(),
+        "errors raised": "\n".join(_error_text(e) for e in _ERRORS_SEEN).encode(),
+    }
+    _ERRORS_SEEN.clear()
+    _LOG_TEXTS.clear()
+    for folder in folders:
+        if folder is not None and folder.exists():
+            texts.update(_files_text(folder, started))
+    leaks = sorted(
+        {
+            (where, value[:4] + "...")
+            for value in _CANARIES
+            if len(value) >= 6
+            for where, text in texts.items()
+            if value.encode() in text
+        }
+    )
     if leaks and "allow_secret_output" not in request.keywords:
-        pytest.fail(f"a stored secret appeared in captured output: {leaks}")
+        pytest.fail(f"a stored secret appeared in: {leaks}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failure report never prints a stored secret: its traceback and captured output
+    are masked (and the test stays failed)."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or "allow_secret_output" in item.keywords:
+        return
+    values = [value for value in _CANARIES if len(value) >= 6]
+    text = report.longreprtext
+    if any(value in text for value in values):
+        report.longrepr = "A STORED SECRET APPEARED IN THIS FAILURE REPORT (masked here):\n" + _masked(
+            text, values
+        )
+    report.sections = [(title, _masked(content, values)) for title, content in report.sections]
+
+
+def _masked(text: str, values: list[str]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, f"<stored secret {value[:4]}...>")
+    return text
 
 
 def pytest_configure(config: pytest.Config) -> None:
