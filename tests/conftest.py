@@ -148,9 +148,15 @@ MAX_SCANNED_FILE = 50 * 1024 * 1024
 
 
 def _record_error(cls: type[BaseException], *args: object, **kwargs: object) -> BaseException:
-    """``__new__`` of our error classes during tests: behaves as before, and keeps the
-    instance so its message, repr and traceback are searched when the test ends."""
-    error = BaseException.__new__(cls, *args, **kwargs)
+    """``__new__`` of our error classes during tests: behaves as before (the next
+    ``__new__`` in the class's MRO), and keeps the instance so its message, repr and
+    causes are searched when the test ends."""
+    for base in cls.__mro__:
+        new = base.__dict__.get("__new__")
+        if new is not None and new is not _record_error:
+            new = new.__func__ if isinstance(new, staticmethod) else new
+            break
+    error = new(cls, *args, **kwargs)
     _ERRORS_SEEN.append(error)
     return error
 
@@ -197,20 +203,42 @@ def _watch_secrets() -> Iterator[None]:
     del DltVaultError.__new__
 
 
+def _written_by_the_code(path: Path) -> bool:
+    """Logs, run logs and dlt's pipeline folders (traces, state, load packages): what the
+    code under test writes. Not the input files a test prepares (a token file, a JSON
+    entry to register), which hold secrets on purpose."""
+    return path.suffix == ".log" or "pipelines" in path.parts or "logs" in path.parts
+
+
 def _files_text(folder: Path, since: float) -> Iterator[tuple[str, bytes]]:
     for path in folder.rglob("*"):
         try:
-            if path.is_file() and path.stat().st_mtime >= since and path.stat().st_size < MAX_SCANNED_FILE:
+            if (
+                _written_by_the_code(path.relative_to(folder))
+                and path.is_file()
+                and path.stat().st_mtime >= since
+                and path.stat().st_size < MAX_SCANNED_FILE
+            ):
                 yield str(path), path.read_bytes()
         except OSError:
             continue
 
 
 def _error_text(error: BaseException) -> str:
-    try:
-        return f"{error!s}\n{error!r}\n" + "".join(traceback.format_exception(error))
-    except Exception as exc:  # a broken __str__ is a finding too, not a crash of the check
-        return f"<unprintable {type(error).__name__}: {type(exc).__name__}>"
+    """The message and repr of an error and of every error in its chain (causes and
+    contexts). Not the traceback's source lines: those are the tests' own code."""
+    parts, seen, todo = [], set(), [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        try:
+            parts.append("".join(traceback.format_exception_only(type(current), current)) + repr(current))
+        except Exception as exc:  # a broken __str__ is a finding too, not a crash of the check
+            parts.append(f"<unprintable {type(current).__name__}: {type(exc).__name__}>")
+        todo += [current.__cause__, current.__context__]
+    return "\n".join(parts)
 
 
 @pytest.fixture(autouse=True)

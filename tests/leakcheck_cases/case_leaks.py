@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from airflow_backend import VaultCatalogBackendError
 from dlt_vault_provider import EntryInvalid
 
 
@@ -34,7 +35,15 @@ def test_an_error_caught_by_the_test(canary):
 
 
 def test_a_file_the_test_wrote(canary, tmp_path):
-    (tmp_path / "trace.pickle").write_bytes(b"\x80\x04" + canary("case-secret-file-5").encode())
+    folder = tmp_path / ".dlt" / "pipelines" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "trace.pickle").write_bytes(b"\x80\x04" + canary("case-secret-file-5").encode())
+    (tmp_path / "input.json").write_text(canary("case-secret-input-7"))  # a test's own input: fine
+
+
+def test_an_airflow_style_error(canary):
+    with pytest.raises(VaultCatalogBackendError):
+        raise VaultCatalogBackendError(f"conn {canary('case-secret-airflow-8')}")
 
 
 def test_a_failure_report_is_masked(canary):

@@ -40,6 +40,7 @@ def test_every_kind_of_leak_fails_its_test_and_the_report_masks_it():
         "test_an_error_caught_by_the_test",
         "test_a_file_the_test_wrote",
         "test_a_failure_report_is_masked",
+        "test_an_airflow_style_error",
     }, output[-3000:]
     assert "a stored secret appeared in" in output
     assert "A STORED SECRET APPEARED IN THIS FAILURE REPORT" in output
