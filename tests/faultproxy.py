@@ -17,6 +17,10 @@ from collections import Counter
 
 from dlt_vault_provider.devservers import free_port
 
+SCHEDULING_SLACK = 2.0
+"""Seconds a call may end past its deadline in a test: thread scheduling on a busy shared
+machine, not Vault. A hang would be many times this."""
+
 
 class FaultProxy:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
@@ -28,6 +32,7 @@ class FaultProxy:
         self._live_lock = threading.Lock()
         self.drip_interval = 0.2
         self.connections: Counter[str] = Counter()
+        self.arrivals: list[float] = []  # time.monotonic() of each connection, any mode
         self._stop = threading.Event()
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._server.settimeout(0.2)
@@ -64,6 +69,7 @@ class FaultProxy:
                 continue
             mode = self._mode
             self.connections[mode] += 1
+            self.arrivals.append(time.monotonic())
             with self._live_lock:
                 self._live.add(client)
             threading.Thread(target=self._handle, args=(client, mode), daemon=True).start()

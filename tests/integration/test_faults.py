@@ -3,6 +3,7 @@ every call ends by its deadline, retries are bounded, a dead Vault is not hammer
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from dlt_vault_provider import (
     VaultSettings,
     VaultUnavailable,
 )
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import SCHEDULING_SLACK, FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def test_every_call_ends_by_its_deadline(proxied, mode):
     with pytest.raises(VaultUnavailable) as caught:
         client.get(EntryRef("db", "orders"))
     took = time.monotonic() - started
-    assert took < settings.deadline + 1.5, f"{mode}: the call took {took:.1f}s"
+    assert took < settings.deadline + SCHEDULING_SLACK, f"{mode}: the call took {took:.1f}s"
     assert proxy.address in str(caught.value)
     assert proxy.connections[mode] <= settings.max_attempts  # bounded retries
     assert "fault-pw-1" not in str(caught.value)
@@ -90,3 +91,33 @@ def test_a_dead_vault_is_not_hammered_and_recovery_is_automatic(proxied):
             time.sleep(0.2)
     else:
         pytest.fail("the client did not recover after Vault came back")
+
+
+def test_retries_are_jittered_and_capped(bao, store, workspace):
+    """The pauses between attempts (seen by the proxy) differ from call to call and never
+    exceed the cap: many clients retrying together do not retry in lockstep."""
+    store.put("orders", ENTRY, expected_version=0)
+    with FaultProxy(int(bao.address.rsplit(":", 1)[1])) as proxy:
+        settings = VaultSettings(
+            url=proxy.address,
+            token=bao.root_token,
+            renew=False,
+            max_attempts=4,
+            backoff=0.1,
+            max_backoff=0.3,
+            deadline=5,
+            breaker_threshold=1000,
+        )
+        with VaultSession(settings) as session:
+            client = CatalogStore(session, workspace=workspace, kv_version=2)
+            proxy.mode = "http503"
+            gaps = []
+            for _ in range(8):
+                first = len(proxy.arrivals)
+                with pytest.raises(VaultUnavailable, match="after 4 attempt"):
+                    client.get(EntryRef("db", "orders"))
+                times = proxy.arrivals[first:]
+                assert len(times) == 4
+                gaps += [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) <= 1.0, gaps  # capped at 0.3 s (generous slack: a shared machine)
+    assert len({round(g, 2) for g in gaps}) >= 10, gaps  # spread, not one fixed schedule
