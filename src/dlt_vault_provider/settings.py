@@ -95,6 +95,10 @@ class VaultSettings:
             object.__setattr__(self, "token", Secret(str(self.token)))
         if self.url:
             object.__setattr__(self, "url", self.url.rstrip("/"))
+        if self.namespace and not (self.namespace.isascii() and self.namespace.isprintable()):
+            raise ValidationFailed.one(
+                "namespace", "may hold only printable ASCII characters", "Vault settings"
+            )
         if self.max_attempts < 1:
             raise ValidationFailed.one("max_attempts", "must be at least 1", "Vault settings")
         for name in ("connect_timeout", "read_timeout", "deadline"):

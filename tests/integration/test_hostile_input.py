@@ -220,3 +220,14 @@ def test_oversized_documents_are_refused_before_vault(bao, store):
     assert bao.audit_requests(mark) == []
     assert store.put_document("fits", {"rows": ["x"] * 100}, expected_version=0) == 1
     assert MAX_DOCUMENT == 64 * 1024
+
+
+def test_a_username_cannot_steer_the_login_out_of_its_path(bao, admin):
+    from dlt_vault_provider import LoginFailed
+
+    mark = bao.audit_mark()
+    for username in ("x/../../../sys/health", "../token/create", "a%2F..%2Fb"):
+        with pytest.raises(LoginFailed), user_session(bao, username, "pw-whatever-1") as session:
+            session.whoami()
+    paths = [r.path for r in bao.audit_requests(mark)]
+    assert paths and all(p.startswith("auth/userpass/login/") for p in paths), paths

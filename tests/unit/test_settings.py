@@ -85,3 +85,13 @@ def test_every_bound_on_a_call_is_configurable_from_the_environment():
     assert VaultSettings.from_env(env, deadline="4").deadline == 4.0  # the consumer's own config wins
     with pytest.raises(ValidationFailed, match="deadline"):
         VaultSettings.from_env({**env, "VAULT_DEADLINE": "soon"})
+
+
+@pytest.mark.parametrize("token", ["tök-1", "a b", "a\nb", "x\x00y", "\u2028z", "t" * 5000])
+def test_a_token_that_cannot_be_a_vault_token_is_refused_by_name(token):
+    """Else it fails as a transport error ("Vault unreachable", counted by the breaker)."""
+    with pytest.raises(ValidationFailed, match="token: is not a Vault token") as caught:
+        TokenAuth(token)
+    assert token not in str(caught.value)
+    with pytest.raises(ValidationFailed, match="namespace"):
+        VaultSettings(url="http://127.0.0.1:1", namespace="team\nb")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..errors import LoginFailed, ValidationFailed
 from ..secret import Secret
@@ -89,6 +90,15 @@ def _read_file(path: str, what: str, method: str) -> str:
         raise LoginFailed(f"{method}: cannot read the {what} file {path}: {exc.strerror}") from None
 
 
+TOKEN_SHAPE = "is not a Vault token: a token is printable ASCII without spaces (at most 4096 characters)"
+
+
+def _token_shaped(value: str) -> bool:
+    """A token goes into an HTTP header: anything else would fail as a transport error
+    ("Vault unreachable", and count against the circuit breaker) or a bare 400."""
+    return 0 < len(value) <= 4096 and value.isascii() and value.isprintable() and " " not in value
+
+
 class TokenAuth(AuthMethod):
     """A token given directly, in a file (re-read at each login: Vault Agent sinks rotate it)
     or in ``~/.vault-token``, in that order."""
@@ -102,6 +112,8 @@ class TokenAuth(AuthMethod):
         helper_file: str | None = "~/.vault-token",
     ) -> None:
         self.token = Secret(token) if isinstance(token, str) else token
+        if self.token and not _token_shaped(self.token.reveal()):
+            raise ValidationFailed.one("token", TOKEN_SHAPE, "token auth")
         self.token_file = token_file
         self.helper_file = helper_file
         self.can_login_again = bool(token_file) and not token
@@ -112,6 +124,8 @@ class TokenAuth(AuthMethod):
         for path in (self.token_file, self.helper_file):
             if path and Path(path).expanduser().is_file():
                 value = _read_file(path, "token", "token auth")
+                if value and not _token_shaped(value):
+                    raise ValidationFailed.one("token_file", f"{path} {TOKEN_SHAPE}", "token auth")
                 if value:
                     return LoginResult(Secret(value), ttl=None, from_login=False)
         raise LoginFailed(
@@ -196,7 +210,10 @@ class _UsernamePasswordAuth(AuthMethod):
 
     def login(self, session: VaultSession) -> LoginResult:
         password = self._password or Secret(_read_file(str(self.password_file), "password", self.name))
-        return self._post_login(session, f"login/{self.username}", {"password": password.reveal()})
+        # One path segment whatever the name holds: "a/../../sys/x" must not leave login/.
+        return self._post_login(
+            session, f"login/{quote(self.username, safe='')}", {"password": password.reveal()}
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(username={self.username!r}, mount={self.mount!r})"
