@@ -503,7 +503,11 @@ class CatalogStore:
         )
 
 
-def _truncate(value: str, limit: int = _META_VALUE_BYTES) -> str:
+def _metadata_text(value: str, limit: int = _META_VALUE_BYTES) -> str:
+    """A value Vault keeps in custom_metadata: printable (Vault refuses the rest, after the
+    data is already written) and at most ``limit`` bytes. Descriptors are for display; the
+    exact text stays in the entry's data."""
+    value = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value)
     encoded = value.encode("utf-8")
     if len(encoded) <= limit:
         return value
@@ -516,10 +520,10 @@ def _custom_metadata(
     """Descriptors of this version plus the authors of the last ``HISTORY_KEEP`` versions."""
     when = utc_now()
     history = {k: v for k, v in previous.items() if k.startswith("by.")}
-    history[f"by.{version}"] = f"{author} {when}"
+    history[f"by.{version}"] = f"{_metadata_text(author, _META_VALUE_BYTES - len(when) - 1)} {when}"
     keep = sorted(history, key=lambda k: int(k[3:]) if k[3:].isdigit() else 0)[-HISTORY_KEEP:]
-    custom = {k: _truncate(v) for k, v in secret.descriptors().items() if v}  # no empty values
-    custom.update(changed_by=_truncate(author), changed_at=when, version=str(version))
+    custom = {k: _metadata_text(v) for k, v in secret.descriptors().items() if v}  # no empty values
+    custom.update(changed_by=_metadata_text(author), changed_at=when, version=str(version))
     custom.update({k: history[k] for k in keep})
     return custom
 

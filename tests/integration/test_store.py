@@ -239,3 +239,15 @@ def test_workspaces_are_kept_apart(admin: VaultSession, workspace):
     assert b.list() == []
     with pytest.raises(EntryNotFound):
         b.get(EntryRef("db", "x"))
+
+
+def test_descriptors_vault_would_refuse_are_kept_printable_and_the_write_is_whole(store: CatalogStore):
+    """Vault refuses unprintable custom_metadata after the data is written: the descriptors
+    are escaped before anything is sent, so the entry is written whole, exact in its data."""
+    description = "Orders\u00a0DB \U0001f469\u200d\U0001f4bb\tteam"
+    secret = ApiSecret("https://api.example", NoAuth(), description=description)
+    assert store.put("odd_text", secret, expected_version=0) == 1
+    assert store.get(EntryRef("api", "odd_text")).secret.description == description
+    summary = {s.ref.name: s for s in store.list()}["odd_text"]
+    assert summary.descriptors_current and summary.changed_by
+    assert summary.descriptors["description"] == "Orders\\u00a0DB \U0001f469\\u200d\U0001f4bb\\u0009team"

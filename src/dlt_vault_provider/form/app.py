@@ -95,8 +95,8 @@ def create_app(
             500: _internal_error,
         },
     )
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, a 413 too
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.mount = mount

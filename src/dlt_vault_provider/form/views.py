@@ -122,7 +122,7 @@ async def login(request: Request) -> Response:
         method = "userpass"
     try:
         if method == "token":
-            auth: Any = TokenAuth(Secret(form.get("token", "")), helper_file=None)
+            auth: Any = TokenAuth(Secret(form.get("token", "")), helper_file=None)  # checks its shape
         elif method == "ldap":
             auth = LdapAuth(form.get("username", ""), Secret(form.get("password", "")))
         else:
@@ -209,6 +209,18 @@ def _ref(request: Request) -> EntryRef:
         raise EntryNotFound(f"no such entry: {request.url.path}") from None
 
 
+def _version(value: object, field: str) -> int:
+    """A version number from the form or the path: 0 (none) up to what Vault can hold.
+    Anything else is a 400, never a ValueError (500) nor a number Vault refuses (502)."""
+    try:
+        number = int(str(value or 0))
+    except ValueError:
+        number = -1
+    if not 0 <= number < 2**31:
+        raise ValidationFailed.one(field, "must be a version number")
+    return number
+
+
 async def entry_page(request: Request) -> Response:
     user = signed_in(request)
     ref = _ref(request)
@@ -283,7 +295,7 @@ async def save_entry(request: Request) -> Response:
     editing = "name" in request.path_params
     kind = _kind(request)
     name = request.path_params.get("name") or form.get("name", "").strip()
-    version = int(form.get("version") or 0) if editing else 0
+    version = _version(form.get("version"), "version") if editing else 0
     state = FormState(kind=kind, name=name, values=public_values(form, kind), version=version)
     keep: CatalogSecret | None = None
     errors: dict[str, str] = {}
@@ -338,7 +350,7 @@ async def probe_json(request: Request) -> Response:
     kind = _kind(request)
     keep = None
     name = form.get("name") or request.query_params.get("name", "")
-    version = int(form.get("version") or 0)
+    version = _version(form.get("version"), "version")
     if version > 0 and name:  # editing: blank secret inputs test with the stored values
         keep = user.store.get(EntryRef(kind, name), version).secret
     try:
@@ -376,10 +388,10 @@ async def restore_version(request: Request) -> Response:
     user = signed_in(request)
     form = await form_data(request, user)
     ref = _ref(request)
-    version = int(request.path_params["version"])
+    version = _version(request.path_params["version"], "version")
     try:
         written = user.store.restore(
-            ref, version, expected_version=int(form.get("current", 0)), changed_by=user.identity
+            ref, version, expected_version=_version(form.get("current"), "current"), changed_by=user.identity
         )
     except WriteConflict:
         return to_entry(request, ref, "Not restored: the entry changed meanwhile. Look again, then restore.")
