@@ -89,6 +89,9 @@ class VaultSettings:
     revoke_on_close: bool = False
     breaker_threshold: int = 5
     breaker_cooldown: float = 1.0
+    max_connections: int = 64
+    """Kept-alive connections per session: size it to the threads that call at once, or
+    urllib3 discards (and warns about) the extra connections."""
 
     def __post_init__(self) -> None:
         if self.token is not None and not isinstance(self.token, Secret):
@@ -99,6 +102,8 @@ class VaultSettings:
             raise ValidationFailed.one(
                 "namespace", "may hold only printable ASCII characters", "Vault settings"
             )
+        if self.max_connections < 1:
+            raise ValidationFailed.one("max_connections", "must be at least 1", "Vault settings")
         if self.max_attempts < 1:
             raise ValidationFailed.one("max_attempts", "must be at least 1", "Vault settings")
         for name in ("connect_timeout", "read_timeout", "deadline"):
@@ -151,7 +156,7 @@ class VaultSettings:
                 typed[name] = parse_bool(value, name)
             elif name in _DURATIONS:
                 typed[name] = parse_duration(value, name)
-            elif name in ("max_attempts", "breaker_threshold"):
+            elif name in ("max_attempts", "breaker_threshold", "max_connections"):
                 try:
                     typed[name] = int(value)
                 except (TypeError, ValueError):
@@ -175,8 +180,9 @@ TRANSPORT_KEYS = (
     "max_backoff",
     "breaker_threshold",
     "breaker_cooldown",
+    "max_connections",
 )
-"""The settings that bound a call (timeouts, deadline, retries, circuit breaker): every
+"""How calls travel (timeouts, deadline, retries, circuit breaker, connection pool): every
 consumer takes them from VAULT_<KEY> and from its own configuration under these names."""
 
 _ENV_NAMES = {

@@ -79,9 +79,10 @@ def test_every_bound_on_a_call_is_configurable_from_the_environment():
         "VAULT_MAX_BACKOFF": "0.5",
         "VAULT_BREAKER_THRESHOLD": "3",
         "VAULT_BREAKER_COOLDOWN": "2",
+        "VAULT_MAX_CONNECTIONS": "200",
     }
     s = VaultSettings.from_env(env)
-    assert [getattr(s, key) for key in TRANSPORT_KEYS] == [1.0, 2.0, 2.5, 2, 0.05, 0.5, 3, 2.0]
+    assert [getattr(s, key) for key in TRANSPORT_KEYS] == [1.0, 2.0, 2.5, 2, 0.05, 0.5, 3, 2.0, 200]
     assert VaultSettings.from_env(env, deadline="4").deadline == 4.0  # the consumer's own config wins
     with pytest.raises(ValidationFailed, match="deadline"):
         VaultSettings.from_env({**env, "VAULT_DEADLINE": "soon"})

@@ -61,6 +61,7 @@ class VaultProviderConfiguration(BaseConfiguration):
     breaker_threshold: int | None = None
     """Calls in a row that found Vault unavailable before calls fail at once for a while."""
     breaker_cooldown: float | None = None
+    max_connections: int | None = None
     ttl: float = 300.0
     """Seconds an entry, a miss and the catalog's name list are kept in memory."""
     stale_ttl: float = 600.0

@@ -117,7 +117,7 @@ class VaultSession:
         self._clock = clock
         self._renew_fraction = renew_fraction
         http = requests.Session()
-        pool = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
+        pool = HTTPAdapter(pool_connections=4, pool_maxsize=settings.max_connections, max_retries=0)
         http.mount("https://", pool)
         http.mount("http://", pool)
         http.verify = settings.verify
