@@ -17,6 +17,7 @@ A missing server binary skips the integration tests, unless ``CI`` (set by CI) o
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -26,8 +27,9 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -47,6 +49,7 @@ REQUIRED = any(
     os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("DLT_VAULT_REQUIRE_SERVERS", "CI")
 )
 _CANARIES: set[str] = set()
+T = TypeVar("T")
 
 
 def missing(reason: str) -> None:
@@ -120,6 +123,30 @@ def make_user(admin: VaultSession, username: str, policies: list[str], **token_s
 def make_policy(admin: VaultSession, name: str, hcl: str) -> str:
     admin.request("PUT", f"sys/policies/acl/{name}", json={"policy": hcl})
     return name
+
+
+def make_editor_policy(admin: VaultSession, name: str, workspace: str) -> str:
+    """The policy the README gives editors of one workspace (read, write, delete, undelete)."""
+    return make_policy(
+        admin,
+        name,
+        f"""
+path "catalog/data/{workspace}/*"              {{ capabilities = ["create", "read", "update", "delete"] }}
+path "catalog/metadata/{workspace}/*"          {{ capabilities = ["read", "list", "update"] }}
+path "catalog/detailed-metadata/{workspace}/*" {{ capabilities = ["list"] }}
+path "catalog/delete/{workspace}/*"            {{ capabilities = ["update"] }}
+path "catalog/undelete/{workspace}/*"          {{ capabilities = ["update"] }}
+""",
+    )
+
+
+def run_async(function: Callable[..., Awaitable[T]], *args: object, timeout: float = 60) -> T:
+    """Run a coroutine function on a loop of its own, in another thread: in a full run,
+    Playwright's sync API holds this thread's event loop."""
+    import anyio
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, function, *args).result(timeout)
 
 
 def canaries() -> frozenset[str]:

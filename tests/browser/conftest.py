@@ -17,7 +17,7 @@ import pytest
 
 from dlt_vault_provider import VaultSettings
 from dlt_vault_provider.devservers import free_port
-from tests.conftest import ROOT, canaries, make_policy, make_user, missing
+from tests.conftest import ROOT, canaries, make_editor_policy, make_policy, make_user, missing
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -98,17 +98,7 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def people(admin, workspace) -> dict[str, tuple[str, str]]:
     """An editor of this workspace and a person whose policy only lists it."""
-    editor = make_policy(
-        admin,
-        f"editor-{workspace}",
-        f"""
-path "catalog/data/{workspace}/*"              {{ capabilities = ["create", "read", "update", "delete"] }}
-path "catalog/metadata/{workspace}/*"          {{ capabilities = ["read", "list", "update"] }}
-path "catalog/detailed-metadata/{workspace}/*" {{ capabilities = ["list"] }}
-path "catalog/delete/{workspace}/*"            {{ capabilities = ["update"] }}
-path "catalog/undelete/{workspace}/*"          {{ capabilities = ["update"] }}
-""",
-    )
+    editor = make_editor_policy(admin, f"editor-{workspace}", workspace)
     lister = make_policy(
         admin,
         f"lister-{workspace}",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 
 import pytest
@@ -18,7 +16,7 @@ from dlt_vault_provider import (
     OAuth2ClientCredentials,
     ValidationFailed,
 )
-from tests.conftest import missing
+from tests.conftest import missing, run_async
 
 try:
     from airflow.sdk.definitions.connection import Connection
@@ -101,9 +99,7 @@ def test_native_async_lookups(bao, store, workspace):
     async def both():
         return await b.aget_connection("shop_db"), await b.aget_variable("v1")
 
-    # a loop of its own: Playwright's sync API may hold this thread's loop in a full run
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        conn, value = pool.submit(asyncio.run, both()).result(60)
+    conn, value = run_async(both)
     assert conn.host == "db.internal" and value == "async-var"
 
 

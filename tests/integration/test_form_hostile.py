@@ -40,12 +40,11 @@ from dlt_vault_provider import (
 from dlt_vault_provider.catalog import BasicAuth, BearerToken, OAuth2ClientCredentials
 from dlt_vault_provider.devservers import OpenBaoServer
 from dlt_vault_provider.errors import EntryNotFound
-from tests.conftest import canaries, make_policy, make_user, missing
+from tests.conftest import canaries, make_editor_policy, make_policy, make_user, missing, run_async
 
 pytestmark = pytest.mark.integration
 
 try:
-    import anyio
     from starlette.routing import Mount, Route
     from starlette.testclient import TestClient
 
@@ -257,17 +256,7 @@ def world(bao, admin, store, workspace, canary) -> Iterator[World]:
         expected_version=0,
     )
     store.delete(EntryRef("api", "basic_api"))  # a deleted entry, for undelete and restore
-    editor = make_policy(
-        admin,
-        f"hostile-ed-{workspace}",
-        f"""
-path "catalog/data/{workspace}/*"              {{ capabilities = ["create", "read", "update", "delete"] }}
-path "catalog/metadata/{workspace}/*"          {{ capabilities = ["read", "list", "update"] }}
-path "catalog/detailed-metadata/{workspace}/*" {{ capabilities = ["list"] }}
-path "catalog/delete/{workspace}/*"            {{ capabilities = ["update"] }}
-path "catalog/undelete/{workspace}/*"          {{ capabilities = ["update"] }}
-""",
-    )
+    editor = make_editor_policy(admin, f"hostile-ed-{workspace}", workspace)
     reader = make_policy(
         admin,
         f"hostile-ro-{workspace}",
@@ -899,7 +888,7 @@ def test_a_chunked_body_is_not_read_past_the_limit(world):
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
-    anyio.run(world.app, scope, receive, send)
+    run_async(world.app, scope, receive, send)
     assert messages[0]["status"] in (400, 413)
     assert sent <= MAX_BODY // 4096 + 2, f"read {sent} chunks of 4 KiB"
 
