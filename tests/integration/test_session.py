@@ -251,6 +251,30 @@ def test_many_threads_share_one_login(bao, admin, workspace):
     assert audit_paths(bao, mark).count(f"auth/userpass/login/mt-{workspace}") == 1
 
 
+@pytest.mark.parametrize(("max_connections", "discards_expected"), [(8, True), (48, False)])
+def test_the_connection_pool_is_sized_by_max_connections(bao, caplog, max_connections, discards_expected):
+    """More threads than kept-alive connections: urllib3 discards the extras and warns. With
+    ``max_connections`` sized to the threads, no connection is thrown away."""
+    settings = VaultSettings(
+        url=bao.address, token=bao.root_token, renew=False, max_connections=max_connections
+    )
+    barrier = threading.Barrier(40)
+    with VaultSession(settings) as session:
+
+        def ask() -> None:
+            barrier.wait()
+            for _ in range(5):
+                session.request("GET", "auth/token/lookup-self")
+
+        threads = [threading.Thread(target=ask) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    discards = [r for r in caplog.records if "Connection pool is full" in r.getMessage()]
+    assert bool(discards) == discards_expected, len(discards)
+
+
 # --- a server that stops, restarts, seals -----------------------------------------------
 
 

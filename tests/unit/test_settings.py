@@ -96,3 +96,18 @@ def test_a_token_that_cannot_be_a_vault_token_is_refused_by_name(token):
     assert token not in str(caught.value)
     with pytest.raises(ValidationFailed, match="namespace"):
         VaultSettings(url="http://127.0.0.1:1", namespace="team\nb")
+
+
+def test_dlt_vault_section_sets_the_bounds_on_a_call(monkeypatch):
+    """``[vault]`` keys reach the session, and win over VAULT_<KEY>."""
+    from dlt_vault_provider.dlt_provider.config import VaultProviderConfiguration, build_resolver
+
+    monkeypatch.setenv("VAULT_DEADLINE", "9")
+    monkeypatch.setenv("VAULT_BREAKER_THRESHOLD", "7")
+    config = VaultProviderConfiguration()
+    config.url, config.token = "http://127.0.0.1:1", "dev-token-for-config"
+    config.deadline, config.max_attempts, config.max_connections = 2.5, 2, 128
+    with build_resolver(config).store.session as session:  # nothing is sent before a call
+        settings = session.settings
+    assert (settings.deadline, settings.max_attempts, settings.max_connections) == (2.5, 2, 128)
+    assert settings.breaker_threshold == 7  # from VAULT_<KEY> when [vault] leaves it out
