@@ -33,7 +33,7 @@ def run_dag(home: Path, tmp_path: Path, scenario: str, kwargs: dict, **env: str)
         timeout=300,
     )
     output = process.stdout + process.stderr
-    (tmp_path / f"{scenario}.output.txt").write_text(output)
+    (tmp_path / f"{scenario}.task.log").write_text(output)  # searched by the leak check
     assert result_file.exists(), output[-5000:]
     return {**json.loads(result_file.read_text()), "output": output}
 
