@@ -1,9 +1,11 @@
 """A fault-injecting TCP proxy for tests: loopback only, between clients and OpenBao.
 
-Modes: ``pass`` (relay), ``stall`` (read the request, never answer), ``drip`` (relay the
-answer one byte at a time, slowly), ``reset`` (read the request, then reset the
-connection), ``http503`` / ``http429`` (answer that status at once), ``down`` (accept and
-close at once). ``connections`` counts what reached the proxy, per mode.
+Modes: ``pass`` (relay), ``slow`` (relay the answer after ``latency`` seconds), ``stall``
+(read the request, never answer), ``drip`` (relay the answer one byte at a time, slowly),
+``reset`` (read the request, then reset the connection), ``cut`` (relay half of the answer,
+then reset: a connection dropped mid-response), ``http503`` / ``http429`` (answer that
+status at once), ``down`` (accept and close at once). ``connections`` counts what reached
+the proxy, per mode; ``arrivals`` when.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class FaultProxy:
         self._live: set[socket.socket] = set()
         self._live_lock = threading.Lock()
         self.drip_interval = 0.2
+        self.latency = 0.5
         self.connections: Counter[str] = Counter()
         self.arrivals: list[float] = []  # time.monotonic() of each connection, any mode
         self._stop = threading.Event()
@@ -96,24 +99,39 @@ class FaultProxy:
                     + body
                 )
             elif mode == "drip":
-                with socket.create_connection(self.target, timeout=5) as upstream:
-                    upstream.sendall(request)
-                    answer = b""
-                    upstream.settimeout(1)
-                    try:
-                        while chunk := upstream.recv(65536):
-                            answer += chunk
-                    except TimeoutError:
-                        pass
+                answer = self._answer(request)
                 for i in range(len(answer)):
                     if self._stop.is_set():
                         return
                     client.sendall(answer[i : i + 1])
                     time.sleep(self.drip_interval)
+            elif mode == "slow":
+                answer = self._answer(request)
+                if not self._stop.wait(self.latency):
+                    client.sendall(answer)
+            elif mode == "cut":
+                answer = self._answer(request)
+                client.sendall(answer[: len(answer) // 2])
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
         finally:
             client.close()
+
+    def _answer(self, request: bytes) -> bytes:
+        """Vault's whole answer to one request (the connection is closed after it)."""
+        with socket.create_connection(self.target, timeout=5) as upstream:
+            upstream.sendall(request)
+            answer = b""
+            upstream.settimeout(1)
+            try:
+                while chunk := upstream.recv(65536):
+                    answer += chunk
+                    if _complete(answer):
+                        break
+            except TimeoutError:
+                pass
+        return answer
 
     def _relay(self, client: socket.socket) -> None:
         try:
@@ -137,3 +155,15 @@ class FaultProxy:
         pipe(client, upstream)
         back.join(5)
         upstream.close()
+
+
+def _complete(answer: bytes) -> bool:
+    """An HTTP answer with its whole body (by Content-Length; else wait for the close)."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return head.split(b" ", 2)[1:2] in ([b"204"], [b"304"])

@@ -45,7 +45,7 @@ def proxied(bao, store, workspace):
             yield proxy, client, settings
 
 
-@pytest.mark.parametrize("mode", ["stall", "drip", "reset", "down"])
+@pytest.mark.parametrize("mode", ["stall", "drip", "reset", "cut", "down"])
 def test_every_call_ends_by_its_deadline(proxied, mode):
     proxy, client, settings = proxied
     proxy.mode = mode
@@ -121,3 +121,15 @@ def test_retries_are_jittered_and_capped(bao, store, workspace):
                 gaps += [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 1.0, gaps  # capped at 0.3 s (generous slack: a shared machine)
     assert len({round(g, 2) for g in gaps}) >= 10, gaps  # spread, not one fixed schedule
+
+
+def test_latency_below_the_read_timeout_is_only_slower_and_above_it_ends_by_the_deadline(proxied):
+    proxy, client, settings = proxied
+    proxy.mode, proxy.latency = "slow", 0.3
+    assert client.get(EntryRef("db", "orders")).version == 1  # slow, answered
+    proxy.latency = 30.0  # far past read_timeout: every attempt times out
+    started = time.monotonic()
+    with pytest.raises(VaultUnavailable):
+        client.get(EntryRef("db", "orders"))
+    assert time.monotonic() - started < settings.deadline + SCHEDULING_SLACK
+    assert proxy.connections["slow"] <= 1 + settings.max_attempts

@@ -22,7 +22,6 @@ from typing import Any
 
 import requests
 from hvac.adapters import RawAdapter
-from requests.adapters import HTTPAdapter
 
 from ..errors import (
     AccessDenied,
@@ -38,6 +37,7 @@ from ..errors import (
 from ..secret import MASK, Secret
 from ..settings import VaultSettings
 from .auth import AuthMethod, LoginResult, TokenAuth
+from .deadline import DeadlineAdapter, attempt_within
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class VaultSession:
         self._clock = clock
         self._renew_fraction = renew_fraction
         http = requests.Session()
-        pool = HTTPAdapter(pool_connections=4, pool_maxsize=settings.max_connections, max_retries=0)
+        pool = DeadlineAdapter(pool_connections=4, pool_maxsize=settings.max_connections, max_retries=0)
         http.mount("https://", pool)
         http.mount("http://", pool)
         http.verify = settings.verify
@@ -530,19 +530,24 @@ class VaultSession:
             )
             started = time.perf_counter()
             try:
-                response = self._adapter.request(
-                    method,
-                    f"/v1/{path}",
-                    headers=dict(headers),
-                    raise_exception=False,
-                    json=json,
-                    params=params,
-                    timeout=timeout,
-                    stream=True,
-                )
-                _read_within(response, budget)
+                with attempt_within(remaining) as watched:  # the socket is cut at the deadline
+                    response = self._adapter.request(
+                        method,
+                        f"/v1/{path}",
+                        headers=dict(headers),
+                        raise_exception=False,
+                        json=json,
+                        params=params,
+                        timeout=timeout,
+                        stream=True,
+                    )
+                    _read_within(response, budget)
+                if watched.expired:  # a cut can look like a short, complete answer: never use it
+                    raise requests.ReadTimeout("the answer did not arrive within the deadline")
             except requests.RequestException as exc:
                 reason, not_sent = _describe_transport_error(exc)
+                if watched.expired:
+                    reason, not_sent = "no complete answer within the deadline", False
                 log.debug("%s %s: %s (attempt %d)", method, path, reason, attempt)
                 if (idempotent or not_sent) and budget.wait_before_retry():
                     continue
