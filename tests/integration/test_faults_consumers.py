@@ -100,3 +100,37 @@ def test_the_airflow_backend_serves_stale_only_within_its_window_and_says_so(
                 backend.get_connection("orders")
         finally:
             backend.session.close()
+
+
+def test_the_dlt_provider_serves_stale_only_within_its_window_and_says_so(vault_port, bao, workspace, caplog):
+    from dlt_vault_provider import (
+        CatalogResolver,
+        CatalogStore,
+        VaultCatalogProvider,
+        VaultSession,
+        VaultSettings,
+        VaultUnavailable,
+    )
+    from tests.faultproxy import FaultProxy
+
+    with FaultProxy(vault_port) as proxy:
+        settings = VaultSettings(
+            url=proxy.address, token=bao.root_token, renew=False, deadline=2, max_attempts=1
+        )
+        with VaultSession(settings) as session:
+            resolver = CatalogResolver(CatalogStore(session, workspace=workspace), ttl=0.3, stale_ttl=2)
+            provider = VaultCatalogProvider(resolver)
+            fresh, _ = provider.get_value("credentials", object, None, "sources", "orders")
+            assert ENTRY.password.reveal() in fresh
+            proxy.mode = "down"
+            time.sleep(0.4)  # past the TTL
+            with caplog.at_level(logging.WARNING):
+                stale, _ = provider.get_value("credentials", object, None, "sources", "orders")
+            assert stale == fresh
+            assert "stale: Vault unavailable" in provider.get_value_location(
+                "credentials", None, "sources", "orders"
+            )
+            assert "serving a stale value for" in caplog.text and f"{workspace}/db/orders" in caplog.text
+            time.sleep(2.2)  # past TTL + stale window
+            with pytest.raises(VaultUnavailable):
+                provider.get_value("credentials", object, None, "sources", "orders")
