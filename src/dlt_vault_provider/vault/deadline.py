@@ -48,6 +48,7 @@ class Attempt:
     def finish(self) -> None:
         with self._lock:
             self.done = True
+            self.connection = None  # the watchdog may hold this until its deadline: not the socket
 
 
 class _Watchdog:
