@@ -88,7 +88,7 @@ def test_every_bound_on_a_call_is_configurable_from_the_environment():
         VaultSettings.from_env({**env, "VAULT_DEADLINE": "soon"})
 
 
-@pytest.mark.parametrize("token", ["tök-1", "a b", "a\nb", "x\x00y", "\u2028z", "t" * 5000])
+@pytest.mark.parametrize("token", ["tök-1", "a b", "a\nb", "x\x00y", "z\u2028z", "t" * 5000])
 def test_a_token_that_cannot_be_a_vault_token_is_refused_by_name(token):
     """Else it fails as a transport error ("Vault unreachable", counted by the breaker)."""
     with pytest.raises(ValidationFailed, match="token: is not a Vault token") as caught:
@@ -111,3 +111,18 @@ def test_dlt_vault_section_sets_the_bounds_on_a_call(monkeypatch):
         settings = session.settings
     assert (settings.deadline, settings.max_attempts, settings.max_connections) == (2.5, 2, 128)
     assert settings.breaker_threshold == 7  # from VAULT_<KEY> when [vault] leaves it out
+
+
+def test_a_pasted_token_loses_its_surrounding_whitespace():
+    assert TokenAuth(" s.abc123\n").token.reveal() == "s.abc123"
+    assert TokenAuth(Secret("s.abc123\r\n")).token.reveal() == "s.abc123"
+
+
+def test_every_connection_the_session_opens_can_be_cut_at_the_deadline():
+    """http and https pools both use the watched connection classes."""
+    from dlt_vault_provider.vault.deadline import DeadlineAdapter
+
+    adapter = DeadlineAdapter()
+    for url in ("http://127.0.0.1:1", "https://127.0.0.1:1"):
+        pool = adapter.poolmanager.connection_from_url(url)
+        assert pool.ConnectionCls.__name__.startswith("_Watched"), (url, pool)

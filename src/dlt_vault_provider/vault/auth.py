@@ -111,7 +111,9 @@ class TokenAuth(AuthMethod):
         token_file: str | None = None,
         helper_file: str | None = "~/.vault-token",
     ) -> None:
-        self.token = Secret(token) if isinstance(token, str) else token
+        if token is not None:  # surrounding whitespace (a pasted newline) is never part of a token
+            token = Secret((token.reveal() if isinstance(token, Secret) else token).strip())
+        self.token = token
         if self.token and not _token_shaped(self.token.reveal()):
             raise ValidationFailed.one("token", TOKEN_SHAPE, "token auth")
         self.token_file = token_file
