@@ -24,10 +24,12 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the form client lives in tests/
+
 from dlt_vault_provider import CatalogStore, EntryRef, VaultSession, VaultSettings
 from dlt_vault_provider.devservers import OpenBaoServer, clean_environ, free_port
+from tests.form_client import csrf_token, sign_in
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
 SAVED = re.compile(r"Saved%20version%20(\d+)")
 
@@ -104,18 +106,8 @@ def wait_for(base: str) -> None:
 
 def run_user(worker: Worker, base: str, deadline: float, budget: threading.Semaphore) -> None:
     with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
-        login = client.get("/login")
-        nonce = CSRF.search(login.text).group(1)  # type: ignore[union-attr]
-        client.post(
-            "/login",
-            data={
-                "csrf_token": nonce,
-                "method": "userpass",
-                "username": f"user{worker.index}",
-                "password": f"load-pw-{worker.index}",
-            },
-        )
-        csrf = CSRF.search(client.get("/entries/new/db").text).group(1)  # type: ignore[union-attr]
+        sign_in(client, method="userpass", username=f"user{worker.index}", password=f"load-pw-{worker.index}")
+        csrf = csrf_token(client.get("/entries/new/db").text)
         names: list[str] = []
         step = 0
         while time.monotonic() < deadline and budget.acquire(blocking=False):

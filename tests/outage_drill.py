@@ -7,7 +7,6 @@ Used by ``tests/integration/test_faults_consumers.py`` and ``benchmarks/outage_d
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,9 +24,9 @@ from dlt_vault_provider import (
 )
 from dlt_vault_provider.store import EntryRef
 from tests.faultproxy import FaultProxy
+from tests.form_client import sign_in
 
 ENTRY = DatabaseSecret(engine="postgresql", host="db.internal", username="drill", password="drill-pw-4711")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # Bounds a consumer would configure; small so the drill is quick. No stale serving: every
 # call must ask Vault, the worst case for a dead Vault.
@@ -115,12 +114,7 @@ def form_consumer(stack: ExitStack, proxy: FaultProxy, token: Secret, workspace:
 
     app = create_app(VaultSettings(url=proxy.address, **TRANSPORT), workspace=workspace)  # type: ignore[arg-type]
     client = stack.enter_context(TestClient(app, base_url="http://testserver"))
-    login = client.get("/login")
-    signed = client.post(
-        "/login",
-        follow_redirects=False,
-        data={"csrf_token": CSRF.search(login.text).group(1), "method": "token", "token": token.reveal()},
-    )
+    signed = sign_in(client, method="token", token=token.reveal())
     assert signed.status_code == 303, signed.text
 
     def call() -> object:
@@ -149,11 +143,13 @@ def consumers(
 def drill(
     consumer: Consumer, outage: float, mode: str = "down", every: float = 0.02, recover_within: float = 45.0
 ) -> DrillResult:
-    """Call once to warm up, cut Vault off for ``outage`` seconds while calling every
-    ``every`` seconds, then restore it and time the first successful call."""
+    """Call once to warm up, cut Vault off, let the cached value expire, call every
+    ``every`` seconds for ``outage`` seconds, then restore Vault and time the first
+    successful call."""
     result = DrillResult(consumer.name)
     consumer.call()
     consumer.proxy.mode = mode
+    time.sleep(CACHE["ttl"])  # past the warm-up value's TTL: from here every call needs Vault
     reached_before = consumer.proxy.connections[mode]
     ends = time.monotonic() + outage
     while time.monotonic() < ends:

@@ -36,7 +36,7 @@ def test_a_30_second_outage_is_loud_bounded_and_not_hammered(vault_port, bao, wo
     print(table(results, 30.0, "down"))
     for r in results:
         assert r.calls > 300, r  # the consumer kept calling, and calls ended fast
-        assert r.failures >= r.calls - 2, r  # no stale serving here: each call says Vault is gone
+        assert r.failures == r.calls, r  # no stale serving here: each call says Vault is gone
         assert r.slowest <= TRANSPORT["deadline"] + SCHEDULING_SLACK, r
         # 5 failed calls open the breaker; then one probe per cooldown (1, 2, 4, 8, 16 s).
         assert r.reached_vault <= 60, r
@@ -48,7 +48,7 @@ def test_a_hanging_vault_costs_each_call_at_most_its_deadline(vault_port, bao, w
         results = drill_all(made, outage=4.0, mode="stall")
     print(table(results, 4.0, "stall"))
     for r in results:
-        assert r.failures >= 1 and r.failures >= r.calls - 2, r  # the first calls hit the 50 ms cache
+        assert r.calls >= 1 and r.failures == r.calls, r
         assert r.slowest <= TRANSPORT["deadline"] + SCHEDULING_SLACK, r
         assert r.recovered_after is not None, r
     errors = {r.name: r.errors for r in results}

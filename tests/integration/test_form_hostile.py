@@ -16,7 +16,6 @@ written: nothing, unless the editor with the right token got a redirect back.
 from __future__ import annotations
 
 import json
-import re
 import string
 import uuid
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ from dlt_vault_provider.catalog import BasicAuth, BearerToken, OAuth2ClientCrede
 from dlt_vault_provider.devservers import OpenBaoServer
 from dlt_vault_provider.errors import EntryNotFound
 from tests.conftest import canaries, make_editor_policy, make_policy, make_user, missing, run_async
+from tests.form_client import csrf_token, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,6 @@ try:
 except ImportError:
     missing("the form's packages are not installed: pip install -e '.[test]'")
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'",
     "x-frame-options": "DENY",
@@ -137,22 +136,14 @@ class World:
         """Through the login page, as a browser does; keeps the session id and its token."""
         client = self.client
         client.cookies.clear()
-        page = client.get("/login")
-        signed = client.post(
-            "/login",
-            follow_redirects=False,
-            data={
-                "csrf_token": CSRF.search(page.text).group(1),
-                "method": "userpass",
-                "username": person.username,
-                "password": person.password.reveal(),
-            },
+        signed = sign_in(
+            client, method="userpass", username=person.username, password=person.password.reveal()
         )
         assert signed.status_code == 303, signed.text
         person.session_id = signed.cookies[COOKIE]
         client.cookies.clear()
         form = client.get("/entries/new/db", headers={"cookie": f"{COOKIE}={person.session_id}"})
-        person.csrf = CSRF.search(form.text).group(1)
+        person.csrf = csrf_token(form.text)
         # the person's Vault token is a secret too: no response may carry it
         self.app.state.sessions.get(person.session_id).session.on_login(self.register)
 
@@ -332,7 +323,7 @@ def send(world: World, attack: Attack):  # type: ignore[no-untyped-def]
     jar = [f"{COOKIE}={session_id}"] if session_id is not None else []
     if attack.login_nonce:  # a real sign-in attempt: the login page's nonce, cookie and field
         page = client.get("/login")
-        nonce = CSRF.search(page.text).group(1)
+        nonce = csrf_token(page.text)
         fields["csrf_token"] = nonce
         jar.append(f"{LOGIN_CSRF_COOKIE}={nonce}")
         client.cookies.clear()
@@ -1006,9 +997,7 @@ def test_hostile_sign_ins_fail_cleanly(world, fields):
     sign-in."""
     before, mark = world.snapshot(), world.bao.audit_mark()
     world.client.cookies.clear()
-    page = world.client.get("/login")
-    data = dict(fields, csrf_token=CSRF.search(page.text).group(1))
-    response = world.client.post("/login", data=data, follow_redirects=False)
+    response = sign_in(world.client, **fields)
     what = f"sign-in with {fields!r}"[:200]
     assert_sound(response, what)
     assert COOKIE not in response.cookies, f"{what}: a session was created"

@@ -3,7 +3,6 @@ Airflow plugin that does it. HTTP only (the browser tests cover the pages themse
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import pytest
 from dlt_vault_provider import EntryRef, VaultSettings
 from dlt_vault_provider.devservers import clean_environ
 from tests.conftest import make_policy, make_user, missing
+from tests.form_client import csrf_token, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +23,6 @@ try:
     from dlt_vault_provider.form import create_app
 except ImportError:
     missing("the form's packages are not installed: pip install -e '.[test]'")
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def test_the_form_works_under_a_prefix(bao, admin, store, workspace, canary):
@@ -42,16 +40,13 @@ def test_the_form_works_under_a_prefix(bao, admin, store, workspace, canary):
         login = client.get("/catalog-form/login")
         assert 'action="/catalog-form/login"' in login.text
         assert "/catalog-form/static/style.css" in login.text
-        signed = client.post(
-            "/catalog-form/login",
-            follow_redirects=False,
-            data={
-                "csrf_token": CSRF.search(login.text).group(1),
-                "method": "userpass",
-                "username": f"mnt-{workspace}",
-                "password": password.reveal(),
-                "next": "/catalog",
-            },
+        signed = sign_in(
+            client,
+            "/catalog-form",
+            method="userpass",
+            username=f"mnt-{workspace}",
+            password=password.reveal(),
+            next="/catalog",
         )
         assert signed.headers["location"] == "/catalog-form/catalog"
         page = client.get("/catalog-form/entries/new/db")
@@ -59,7 +54,7 @@ def test_the_form_works_under_a_prefix(bao, admin, store, workspace, canary):
             "/catalog-form/entries/new/db",
             follow_redirects=False,
             data={
-                "csrf_token": CSRF.search(page.text).group(1),
+                "csrf_token": csrf_token(page.text),
                 "name": "mounted",
                 "action": "save",
                 "engine": "postgresql",
