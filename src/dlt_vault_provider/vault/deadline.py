@@ -66,7 +66,8 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="vault-deadline", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._due[0][2] is attempt:  # only a new earliest deadline changes its sleep
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
