@@ -43,6 +43,7 @@ _DOCUMENT_FOLDERS = (DOCUMENTS_FOLDER, VARIABLES_FOLDER, CONFIG_FOLDER)
 MAX_DOCUMENT = 64 * 1024  # bytes of JSON: a config document, not a data store
 HISTORY_KEEP = 30  # versions whose author is kept in custom_metadata ("by.<version>")
 _META_VALUE_BYTES = 512  # Vault's limit for one custom_metadata value
+MAX_VERSION = 2**31 - 1  # beyond any real history; Vault answers 400 for numbers past int64
 
 
 @dataclass(frozen=True, order=True)
@@ -201,6 +202,8 @@ class CatalogStore:
 
     def get(self, ref: EntryRef, version: int | None = None) -> Entry:
         """The latest (or a given) version of an entry. One request."""
+        if version is not None:
+            _check_version(version, "version")
         where = self.where(ref)
         kv = self.kv
         if isinstance(kv, KvV1):
@@ -388,10 +391,9 @@ class CatalogStore:
         not exist yet). Anything else is refused with ``WriteConflict``.
         """
         ref = EntryRef(secret.kind, validate_name(name))
+        _check_version(expected_version, "expected_version", "must be 0 (new) or the version read")
         where = self.where(ref)
         kv = self._kv2("writing")
-        if not isinstance(expected_version, int) or expected_version < 0:
-            raise ValidationFailed.one("expected_version", "must be 0 (new) or the version read")
         metadata = self._metadata_or_empty(kv, ref)
         current = int(metadata.get("current_version") or 0)
         if current != expected_version:
@@ -501,6 +503,13 @@ class CatalogStore:
             expected_version=expected,
             current_version=current,
         )
+
+
+def _check_version(value: object, field: str, problem: str = "must be a version number") -> None:
+    """A version is a whole number from 0 to ``MAX_VERSION``: anything else is the caller's
+    mistake (a 400 in the form), never a request Vault refuses."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_VERSION:
+        raise ValidationFailed.one(field, problem)
 
 
 def _metadata_text(value: str, limit: int = _META_VALUE_BYTES) -> str:

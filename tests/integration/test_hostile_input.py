@@ -231,3 +231,17 @@ def test_a_username_cannot_steer_the_login_out_of_its_path(bao, admin):
             session.whoami()
     paths = [r.path for r in bao.audit_requests(mark)]
     assert paths and all(p.startswith("auth/userpass/login/") for p in paths), paths
+
+
+def test_version_numbers_out_of_range_are_refused_before_vault(bao, store):
+    """Vault answers 400 for a version past int64: the store refuses it by name first."""
+    store.put("orders", DatabaseSecret(engine="postgresql", host="h", username="u"), expected_version=0)
+    mark = bao.audit_mark()
+    for bad in (-1, 2**31, 10**30, True):
+        with pytest.raises(ValidationFailed, match="version: must be a version number"):
+            store.get(EntryRef("db", "orders"), bad)
+        with pytest.raises(ValidationFailed, match="expected_version"):
+            store.put(
+                "orders", DatabaseSecret(engine="postgresql", host="h", username="u"), expected_version=bad
+            )
+    assert bao.audit_requests(mark) == []

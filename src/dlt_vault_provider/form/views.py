@@ -210,15 +210,15 @@ def _ref(request: Request) -> EntryRef:
 
 
 def _version(value: object, field: str) -> int:
-    """A version number from the form or the path: 0 (none) up to what Vault can hold.
-    Anything else is a 400, never a ValueError (500) nor a number Vault refuses (502)."""
+    """A version number typed in the form or the path (0: none). Text that is not a whole
+    number is a 400, never a ValueError (500); its range is the store's to check."""
+    text = str(value or 0)
     try:
-        number = int(str(value or 0))
-    except ValueError:
-        number = -1
-    if not 0 <= number < 2**31:
-        raise ValidationFailed.one(field, "must be a version number")
-    return number
+        if text.isascii() and text.isdigit():
+            return int(text)
+    except ValueError:  # more digits than int() reads
+        pass
+    raise ValidationFailed.one(field, "must be a version number")
 
 
 async def entry_page(request: Request) -> Response:
