@@ -146,17 +146,17 @@ class VaultSettings:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> VaultSettings:
         """Build from loose values (strings from env or config files); unknown keys are refused."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        kinds = {f.name: f.type for f in fields(cls)}  # the field's annotation says how to parse
+        unknown = sorted(set(values) - set(kinds))
         if unknown:
             raise ValidationFailed.one(unknown[0], "is not a Vault setting", "Vault settings")
         typed: dict[str, Any] = {}
         for name, value in values.items():
-            if name in _BOOLS:
+            if kinds[name] == "bool":
                 typed[name] = parse_bool(value, name)
-            elif name in _DURATIONS:
+            elif kinds[name] == "float":  # durations: "2.5", "2.5s", "1m"
                 typed[name] = parse_duration(value, name)
-            elif name in ("max_attempts", "breaker_threshold", "max_connections"):
+            elif kinds[name] == "int":
                 try:
                     typed[name] = int(value)
                 except (TypeError, ValueError):
@@ -198,5 +198,3 @@ _ENV_NAMES = {
     "read_timeout": "CLIENT_TIMEOUT",
     **{key: key.upper() for key in TRANSPORT_KEYS if key not in ("read_timeout", "max_attempts")},
 }
-_BOOLS = {"skip_verify", "renew", "revoke_on_close"}
-_DURATIONS = {"connect_timeout", "read_timeout", "deadline", "backoff", "max_backoff", "breaker_cooldown"}
