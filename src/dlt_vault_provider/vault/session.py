@@ -541,7 +541,7 @@ class VaultSession:
                         timeout=timeout,
                         stream=True,
                     )
-                    _read_within(response, budget)
+                    _read_body(response)
                 if watched.expired:  # a cut can look like a short, complete answer: never use it
                     raise requests.ReadTimeout("the answer did not arrive within the deadline")
             except requests.RequestException as exc:
@@ -703,19 +703,13 @@ def _exception_chain(exc: BaseException) -> Iterator[str]:
         seen += 1
 
 
-def _read_within(response: requests.Response, budget: Any) -> None:
-    """Read the whole body before the call's deadline: a server that drips bytes slowly
-    would otherwise keep a read alive past it (socket timeouts are per read)."""
-    chunks = []
+def _read_body(response: requests.Response) -> None:
+    """Read the whole body now, inside the watched attempt: the watchdog bounds it by the
+    call's deadline however slowly it arrives."""
     try:
-        for chunk in response.iter_content(chunk_size=16384):
-            chunks.append(chunk)
-            if budget.remaining() <= 0:
-                raise requests.ReadTimeout("the answer did not arrive within the deadline")
+        response.content  # noqa: B018 - reads and keeps the body
     finally:
         response.close()
-    response._content = b"".join(chunks)
-    response._content_consumed = True
 
 
 def _kv_upgrading(errors: tuple[str, ...]) -> bool:
